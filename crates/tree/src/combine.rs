@@ -1,0 +1,1 @@
+//! Value and topology combination of two trees (placeholder).

@@ -1,0 +1,501 @@
+//! [`InternalNode`]: an interior level of the tree, a table of `2^(3·LOG2)` slots each
+//! holding either a child node or a tile (a value and an active bit covering the
+//! child's whole region), OpenVDB `tree/InternalNode.h`.
+//!
+//! Representation: a child mask, a value (active) mask, a dense tile-value table and a
+//! dense table of optional boxed children. Invariant: a slot with a child has its
+//! value-mask bit off and its child-mask bit on; a slot without one has both the tile
+//! value and the child-mask bit off.
+
+use crate::mask::Mask;
+use crate::node::{
+    aligned_chunks, approx_equal_tol, lower_median, within_tolerance, Node, ValidationError,
+};
+use crate::{Coord, CoordBBox, Value};
+
+/// An internal node with `2^LOG2` slots per axis over children of type `C`.
+///
+/// The constants follow the child: `TOTAL = LOG2 + C::TOTAL`, `LEVEL = 1 + C::LEVEL`.
+///
+/// ```
+/// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+/// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+/// assert_eq!(Lower::TOTAL, 7);
+/// assert_eq!(Lower::LEVEL, 1);
+/// let mut n = Lower::new_filled(Coord::new(130, 0, 0), 0.0, false);
+/// assert_eq!(n.origin(), Coord::new(128, 0, 0));
+/// n.set_value_on(Coord::new(131, 1, 2), 4.0);
+/// assert_eq!(n.get_value(Coord::new(131, 1, 2)), 4.0);
+/// assert_eq!(n.leaf_count(), 1);
+/// ```
+#[derive(Clone, Debug)]
+pub struct InternalNode<C: Node, const LOG2: u32> {
+    pub(crate) origin: Coord,
+    pub(crate) child_mask: Mask<LOG2>,
+    pub(crate) value_mask: Mask<LOG2>,
+    pub(crate) tiles: Box<[C::Value]>,
+    pub(crate) children: Box<[Option<Box<C>>]>,
+}
+
+impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
+    const CHECK: () = assert!(
+        LOG2 >= 2 && LOG2 + C::TOTAL <= 30,
+        "internal LOG2 must be >= 2 and the node side at most 2^30"
+    );
+    const SELF_DIM_MASK: i32 = ((1i64 << (LOG2 + C::TOTAL)) - 1) as i32;
+
+    /// The node's origin (its minimum corner).
+    #[inline]
+    pub fn origin(&self) -> Coord {
+        self.origin
+    }
+
+    /// Slot index of coordinate `c` (x-major, z fastest).
+    #[inline(always)]
+    pub fn coord_to_offset(c: Coord) -> usize {
+        let m = Self::SELF_DIM_MASK;
+        let t = C::TOTAL;
+        ((((c.x & m) >> t) as usize) << (2 * LOG2))
+            | ((((c.y & m) >> t) as usize) << LOG2)
+            | (((c.z & m) >> t) as usize)
+    }
+
+    /// Origin of slot `n` (the corner of its child or tile region).
+    #[inline]
+    pub fn offset_to_global(&self, n: usize) -> Coord {
+        let m = (1usize << LOG2) - 1;
+        let t = C::TOTAL;
+        Coord::new(
+            self.origin.x + (((n >> (2 * LOG2)) as i32) << t),
+            self.origin.y + ((((n >> LOG2) & m) as i32) << t),
+            self.origin.z + (((n & m) as i32) << t),
+        )
+    }
+
+    /// The child mask: bit `n` on when slot `n` holds a child.
+    #[inline]
+    pub fn child_mask(&self) -> &Mask<LOG2> {
+        &self.child_mask
+    }
+
+    /// The value mask: bit `n` on when slot `n` holds an active tile.
+    #[inline]
+    pub fn value_mask(&self) -> &Mask<LOG2> {
+        &self.value_mask
+    }
+
+    /// The child in slot `n`, if any.
+    #[inline]
+    pub fn child(&self, n: usize) -> Option<&C> {
+        self.children[n].as_deref()
+    }
+
+    /// The child in slot `n`, mutably, if any.
+    #[inline]
+    pub fn child_mut(&mut self, n: usize) -> Option<&mut C> {
+        self.children[n].as_deref_mut()
+    }
+
+    /// The tile in slot `n` as `(value, active)`, or `None` when the slot has a child.
+    #[inline]
+    pub fn tile(&self, n: usize) -> Option<(C::Value, bool)> {
+        match self.children[n] {
+            Some(_) => None,
+            None => Some((self.tiles[n], self.value_mask.is_on(n))),
+        }
+    }
+
+    /// Iterates over the children in slot order.
+    pub fn children(&self) -> impl Iterator<Item = &C> + '_ {
+        self.children.iter().filter_map(|c| c.as_deref())
+    }
+
+    /// Iterates mutably over the children in slot order.
+    pub fn children_mut(&mut self) -> impl Iterator<Item = &mut C> + '_ {
+        self.children.iter_mut().filter_map(|c| c.as_deref_mut())
+    }
+
+    /// The child at slot `n`, created from the slot's tile if there is none.
+    #[inline]
+    pub(crate) fn child_or_densify(&mut self, n: usize) -> &mut C {
+        if self.children[n].is_none() {
+            let origin = self.offset_to_global(n);
+            let child = C::new_filled(origin, self.tiles[n], self.value_mask.is_on(n));
+            self.set_child(n, Box::new(child));
+        }
+        self.children[n].as_deref_mut().expect("child just ensured")
+    }
+
+    /// Puts `child` in slot `n` (dropping any child already there).
+    #[inline]
+    pub(crate) fn set_child(&mut self, n: usize, child: Box<C>) {
+        self.children[n] = Some(child);
+        self.child_mask.set_on(n);
+        self.value_mask.set_off(n);
+        self.tiles[n] = C::Value::default();
+    }
+
+    /// Makes slot `n` a tile (dropping any child).
+    #[inline]
+    pub(crate) fn set_tile(&mut self, n: usize, v: C::Value, active: bool) {
+        self.children[n] = None;
+        self.child_mask.set_off(n);
+        self.tiles[n] = v;
+        self.value_mask.set(n, active);
+    }
+
+    /// Removes and returns the child in slot `n`, leaving the tile `(v, active)`.
+    pub(crate) fn take_child(&mut self, n: usize, v: C::Value, active: bool) -> Option<Box<C>> {
+        let child = self.children[n].take();
+        self.set_tile(n, v, active);
+        child
+    }
+
+    fn slot_bbox(&self, n: usize) -> CoordBBox {
+        crate::node::node_bbox(self.offset_to_global(n), C::TOTAL)
+    }
+
+    /// Shared body of [`Node::fill`] (`dense == false`) and [`Node::dense_fill`].
+    fn fill_impl(&mut self, bbox: &CoordBBox, v: C::Value, active: bool, dense: bool) {
+        let clipped = self.node_bbox().intersection(bbox);
+        if clipped.is_empty() {
+            return;
+        }
+        let (lo, hi) = (clipped.min(), clipped.max());
+        for (x0, x1) in aligned_chunks(lo.x, hi.x, C::TOTAL) {
+            for (y0, y1) in aligned_chunks(lo.y, hi.y, C::TOTAL) {
+                for (z0, z1) in aligned_chunks(lo.z, hi.z, C::TOTAL) {
+                    let chunk = CoordBBox::new(Coord::new(x0, y0, z0), Coord::new(x1, y1, z1));
+                    let n = Self::coord_to_offset(chunk.min());
+                    let whole = chunk.volume() == C::NUM_VOXELS as u128;
+                    if whole && !dense {
+                        self.set_tile(n, v, active);
+                    } else if dense {
+                        self.child_or_densify(n).dense_fill(&chunk, v, active);
+                    } else {
+                        self.child_or_densify(n).fill(&chunk, v, active);
+                    }
+                }
+            }
+        }
+    }
+
+    fn tiles_constant(&self) -> Option<bool> {
+        if !self.child_mask.is_all_off() {
+            return None;
+        }
+        self.value_mask.constant_state()
+    }
+}
+
+impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
+    type Value = C::Value;
+    const LOG2DIM: u32 = LOG2;
+    const TOTAL: u32 = LOG2 + C::TOTAL;
+    const LEVEL: u32 = 1 + C::LEVEL;
+
+    fn new_filled(origin: Coord, value: C::Value, active: bool) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::CHECK;
+        let n = Self::NUM_VALUES;
+        InternalNode {
+            origin: origin.mask(!Self::SELF_DIM_MASK),
+            child_mask: Mask::new(false),
+            value_mask: Mask::new(active),
+            tiles: vec![value; n].into_boxed_slice(),
+            children: (0..n).map(|_| None).collect(),
+        }
+    }
+
+    #[inline]
+    fn origin(&self) -> Coord {
+        self.origin
+    }
+
+    #[inline]
+    fn get_value(&self, c: Coord) -> C::Value {
+        let n = Self::coord_to_offset(c);
+        match &self.children[n] {
+            Some(child) => child.get_value(c),
+            None => self.tiles[n],
+        }
+    }
+
+    #[inline]
+    fn is_value_on(&self, c: Coord) -> bool {
+        let n = Self::coord_to_offset(c);
+        match &self.children[n] {
+            Some(child) => child.is_value_on(c),
+            None => self.value_mask.is_on(n),
+        }
+    }
+
+    #[inline]
+    fn probe_value(&self, c: Coord) -> (C::Value, bool) {
+        let n = Self::coord_to_offset(c);
+        match &self.children[n] {
+            Some(child) => child.probe_value(c),
+            None => (self.tiles[n], self.value_mask.is_on(n)),
+        }
+    }
+
+    fn value_level(&self, c: Coord) -> u32 {
+        let n = Self::coord_to_offset(c);
+        match &self.children[n] {
+            Some(child) => child.value_level(c),
+            None => Self::LEVEL,
+        }
+    }
+
+    #[inline]
+    fn set_value_on(&mut self, c: Coord, v: C::Value) {
+        let n = Self::coord_to_offset(c);
+        if let Some(child) = &mut self.children[n] {
+            return child.set_value_on(c, v);
+        }
+        // A write into a tile densifies only if it changes the value or the state.
+        if self.value_mask.is_on(n) && self.tiles[n] == v {
+            return;
+        }
+        self.child_or_densify(n).set_value_on(c, v);
+    }
+
+    #[inline]
+    fn set_value_off(&mut self, c: Coord, v: C::Value) {
+        let n = Self::coord_to_offset(c);
+        if let Some(child) = &mut self.children[n] {
+            return child.set_value_off(c, v);
+        }
+        if !self.value_mask.is_on(n) && self.tiles[n] == v {
+            return;
+        }
+        self.child_or_densify(n).set_value_off(c, v);
+    }
+
+    #[inline]
+    fn set_value_only(&mut self, c: Coord, v: C::Value) {
+        let n = Self::coord_to_offset(c);
+        if let Some(child) = &mut self.children[n] {
+            return child.set_value_only(c, v);
+        }
+        if self.tiles[n] == v {
+            return;
+        }
+        self.child_or_densify(n).set_value_only(c, v);
+    }
+
+    #[inline]
+    fn set_active(&mut self, c: Coord, on: bool) {
+        let n = Self::coord_to_offset(c);
+        if let Some(child) = &mut self.children[n] {
+            return child.set_active(c, on);
+        }
+        if self.value_mask.is_on(n) == on {
+            return;
+        }
+        self.child_or_densify(n).set_active(c, on);
+    }
+
+    fn modify_value<F: FnOnce(&mut C::Value)>(&mut self, c: Coord, f: F) {
+        let n = Self::coord_to_offset(c);
+        if let Some(child) = &mut self.children[n] {
+            return child.modify_value(c, f);
+        }
+        // OpenVDB applies the operator to a copy of the tile value and densifies when the
+        // tile is inactive or the value changes; the voxel then gets the modified value.
+        let mut modified = self.tiles[n];
+        f(&mut modified);
+        if self.value_mask.is_on(n) && modified == self.tiles[n] {
+            return;
+        }
+        self.child_or_densify(n).set_value_on(c, modified);
+    }
+
+    fn fill(&mut self, bbox: &CoordBBox, v: C::Value, active: bool) {
+        self.fill_impl(bbox, v, active, false);
+    }
+
+    fn dense_fill(&mut self, bbox: &CoordBBox, v: C::Value, active: bool) {
+        self.fill_impl(bbox, v, active, true);
+    }
+
+    fn prune_tolerance(&mut self, tol: C::Value) -> Option<(C::Value, bool)> {
+        for n in 0..Self::NUM_VALUES {
+            if let Some(child) = &mut self.children[n] {
+                if let Some((v, on)) = child.prune_tolerance(tol) {
+                    self.set_tile(n, v, on);
+                }
+            }
+        }
+        let state = self.tiles_constant()?;
+        if !within_tolerance(self.tiles.iter().copied(), tol) {
+            return None;
+        }
+        let mut scratch = self.tiles.to_vec();
+        Some((lower_median(&mut scratch), state))
+    }
+
+    fn prune_first_value(&mut self, tol: C::Value) -> Option<(C::Value, bool)> {
+        for n in 0..Self::NUM_VALUES {
+            if let Some(child) = &mut self.children[n] {
+                if let Some((v, on)) = child.prune_first_value(tol) {
+                    self.set_tile(n, v, on);
+                }
+            }
+        }
+        let state = self.tiles_constant()?;
+        let first = self.tiles[0];
+        self.tiles
+            .iter()
+            .all(|&v| approx_equal_tol(v, first, tol))
+            .then_some((first, state))
+    }
+
+    fn prune_inactive(&mut self, value: C::Value) -> bool {
+        for n in 0..Self::NUM_VALUES {
+            if let Some(child) = &mut self.children[n] {
+                if child.prune_inactive(value) {
+                    self.set_tile(n, value, false);
+                }
+            }
+        }
+        self.child_mask.is_all_off() && self.value_mask.is_all_off()
+    }
+
+    fn voxelize_active_tiles(&mut self) {
+        let active: Vec<usize> = self.value_mask.iter_on().collect();
+        for n in active {
+            let child = C::new_filled(self.offset_to_global(n), self.tiles[n], true);
+            self.set_child(n, Box::new(child));
+        }
+        for child in self.children_mut() {
+            child.voxelize_active_tiles();
+        }
+    }
+
+    fn clip(&mut self, clip: &CoordBBox, background: C::Value) {
+        if clip.contains_bbox(&self.node_bbox()) {
+            return;
+        }
+        for n in 0..Self::NUM_VALUES {
+            let slot = self.slot_bbox(n);
+            if !clip.intersects(&slot) {
+                self.set_tile(n, background, false);
+            } else if !clip.contains_bbox(&slot) {
+                if let Some(child) = &mut self.children[n] {
+                    child.clip(clip, background);
+                } else {
+                    let (v, on) = (self.tiles[n], self.value_mask.is_on(n));
+                    self.set_tile(n, background, false);
+                    self.fill(&slot.intersection(clip), v, on);
+                }
+            }
+        }
+    }
+
+    fn reset_background(&mut self, old: C::Value, new: C::Value) {
+        let neg_old = C::Value::negative(old);
+        let neg_new = C::Value::negative(new);
+        for n in 0..Self::NUM_VALUES {
+            if let Some(child) = &mut self.children[n] {
+                child.reset_background(old, new);
+            } else if !self.value_mask.is_on(n) {
+                let v = &mut self.tiles[n];
+                if C::Value::is_approx_equal(*v, old) {
+                    *v = new;
+                } else if C::Value::is_approx_equal(*v, neg_old) {
+                    *v = neg_new;
+                }
+            }
+        }
+    }
+
+    fn on_voxel_count(&self) -> u64 {
+        let tiles = C::NUM_VOXELS.saturating_mul(self.value_mask.count_on() as u64);
+        self.children()
+            .fold(tiles, |s, c| s.saturating_add(c.on_voxel_count()))
+    }
+
+    fn off_voxel_count(&self) -> u64 {
+        let off_tiles =
+            Self::NUM_VALUES - self.value_mask.count_on() - self.child_mask.count_on();
+        let tiles = C::NUM_VOXELS.saturating_mul(off_tiles as u64);
+        self.children()
+            .fold(tiles, |s, c| s.saturating_add(c.off_voxel_count()))
+    }
+
+    fn on_leaf_voxel_count(&self) -> u64 {
+        self.children().map(|c| c.on_leaf_voxel_count()).sum()
+    }
+
+    fn off_leaf_voxel_count(&self) -> u64 {
+        self.children().map(|c| c.off_leaf_voxel_count()).sum()
+    }
+
+    fn on_tile_count(&self) -> u64 {
+        self.value_mask.count_on() as u64 + self.children().map(|c| c.on_tile_count()).sum::<u64>()
+    }
+
+    fn leaf_count(&self) -> usize {
+        self.children().map(|c| c.leaf_count()).sum()
+    }
+
+    fn non_leaf_count(&self) -> usize {
+        1 + self.children().map(|c| c.non_leaf_count()).sum::<usize>()
+    }
+
+    fn eval_active_bbox(&self, bbox: &mut CoordBBox, visit_voxels: bool) {
+        if bbox.contains_bbox(&self.node_bbox()) {
+            return;
+        }
+        for n in self.value_mask.iter_on() {
+            *bbox = bbox.union(&self.slot_bbox(n));
+        }
+        for child in self.children() {
+            child.eval_active_bbox(bbox, visit_voxels);
+        }
+    }
+
+    fn mem_usage(&self) -> usize {
+        core::mem::size_of::<Self>()
+            + self.tiles.len() * core::mem::size_of::<C::Value>()
+            + self.children.len() * core::mem::size_of::<Option<Box<C>>>()
+            + self.child_mask.heap_bytes()
+            + self.value_mask.heap_bytes()
+            + self.children().map(|c| c.mem_usage()).sum::<usize>()
+    }
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        let err = |what: String| ValidationError {
+            origin: self.origin,
+            level: Self::LEVEL,
+            what,
+        };
+        if self.origin.mask(!Self::SELF_DIM_MASK) != self.origin {
+            return Err(err("origin not aligned to the node grid".into()));
+        }
+        if self.tiles.len() != Self::NUM_VALUES || self.children.len() != Self::NUM_VALUES {
+            return Err(err("table has the wrong length".into()));
+        }
+        if !self.child_mask.is_disjoint(&self.value_mask) {
+            return Err(err("a slot is both a child and an active tile".into()));
+        }
+        for n in 0..Self::NUM_VALUES {
+            let has_child = self.children[n].is_some();
+            if has_child != self.child_mask.is_on(n) {
+                return Err(err(format!("child mask disagrees with the table at slot {n}")));
+            }
+            if let Some(child) = &self.children[n] {
+                if child.origin() != self.offset_to_global(n) {
+                    return Err(err(format!(
+                        "child at slot {n} has origin {} instead of {}",
+                        child.origin(),
+                        self.offset_to_global(n)
+                    )));
+                }
+                child.validate()?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,420 @@
+//! Tree-wide iterators in OpenVDB order: value iterators ([`Tree::iter_on`],
+//! [`Tree::iter_off`], [`Tree::iter_all`]) built as a fixed-depth stack of per-node
+//! slot cursors over the masks, and node iterators ([`Tree::leaves`],
+//! [`Tree::leaves_mut`], [`Tree::nodes`]).
+//!
+//! Order: root entries by key ascending (signed x, then y, then z); inside a node, slot
+//! order (x-major, z fastest), a tile reported at its slot and a child's values at the
+//! child's slot, depth first.
+
+use crate::internal::InternalNode;
+use crate::leaf::LeafNode;
+use crate::node::Node;
+use crate::root::RootSlot;
+use crate::tree::{LowerNode, UpperNode};
+use crate::{Coord, CoordBBox, Tree, Value};
+
+/// Which values a value iterator visits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Filter {
+    On,
+    Off,
+    All,
+}
+
+impl Filter {
+    #[inline]
+    fn accepts(self, active: bool) -> bool {
+        match self {
+            Filter::On => active,
+            Filter::Off => !active,
+            Filter::All => true,
+        }
+    }
+}
+
+/// One value visited by a tree iterator: a leaf voxel or a tile.
+///
+/// ```
+/// use sparsevdb_tree::{Coord, CoordBBox, Tree};
+/// let mut t: Tree<f32> = Tree::new(0.0);
+/// t.set_value(Coord::new(1, 2, 3), 5.0);
+/// t.fill(&CoordBBox::new(Coord::new(128, 0, 0), Coord::new(255, 127, 127)), 1.0, true);
+/// let items: Vec<_> = t.iter_on().collect();
+/// assert_eq!(items.len(), 2);
+/// assert_eq!((items[0].coord(), items[0].value(), items[0].is_tile()), (Coord::new(1, 2, 3), 5.0, false));
+/// assert_eq!((items[1].level(), items[1].voxel_count()), (2, 128 * 128 * 128));
+/// let total: u64 = t.iter_on().map(|i| i.voxel_count()).sum();
+/// assert_eq!(total, t.active_voxel_count());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ValueItem<T> {
+    coord: Coord,
+    level: u32,
+    log2_side: u32,
+    value: T,
+    active: bool,
+}
+
+impl<T: Value> ValueItem<T> {
+    /// The voxel's coordinate, or the tile's origin (its minimum corner).
+    #[inline]
+    pub fn coord(&self) -> Coord {
+        self.coord
+    }
+
+    /// The region the value covers: one voxel, or the tile's whole box.
+    pub fn bbox(&self) -> CoordBBox {
+        crate::node::node_bbox(self.coord, self.log2_side)
+    }
+
+    /// The value.
+    #[inline]
+    pub fn value(&self) -> T {
+        self.value
+    }
+
+    /// The active state.
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// True for a tile (any level above the leaves), false for a leaf voxel.
+    #[inline]
+    pub fn is_tile(&self) -> bool {
+        self.level > 0
+    }
+
+    /// OpenVDB `getLevel`: 0 leaf voxel, 1 lower-internal tile, 2 upper-internal tile,
+    /// 3 root tile.
+    #[inline]
+    pub fn level(&self) -> u32 {
+        self.level
+    }
+
+    /// Number of voxels the value covers (1 for a voxel).
+    #[inline]
+    pub fn voxel_count(&self) -> u64 {
+        1u64 << (3 * self.log2_side)
+    }
+}
+
+/// Cursor over the slots of one internal node that are children or accepted tiles.
+struct SlotCursor<'a, C: Node, const LOG2: u32> {
+    node: &'a InternalNode<C, LOG2>,
+    pos: usize,
+}
+
+impl<'a, C: Node, const LOG2: u32> SlotCursor<'a, C, LOG2> {
+    /// The next slot at or after `pos` that holds a child or an accepted tile.
+    #[inline]
+    fn next_slot(&mut self, filter: Filter) -> Option<usize> {
+        let child = self.node.child_mask.words();
+        let value = self.node.value_mask.words();
+        let mut w = self.pos >> 6;
+        if w >= child.len() {
+            return None;
+        }
+        let word = |w: usize| -> u64 {
+            child[w]
+                | match filter {
+                    Filter::On => value[w],
+                    Filter::Off => !value[w],
+                    Filter::All => u64::MAX,
+                }
+        };
+        let mut bits = word(w) & (u64::MAX << (self.pos & 63));
+        loop {
+            if bits != 0 {
+                let n = w * 64 + bits.trailing_zeros() as usize;
+                self.pos = n + 1;
+                return Some(n);
+            }
+            w += 1;
+            if w >= child.len() {
+                self.pos = child.len() * 64;
+                return None;
+            }
+            bits = word(w);
+        }
+    }
+}
+
+/// Cursor over the accepted voxels of one leaf.
+struct VoxelCursor<'a, T, const L0: u32> {
+    leaf: &'a LeafNode<T, L0>,
+    pos: usize,
+}
+
+impl<T: Value, const L0: u32> VoxelCursor<'_, T, L0> {
+    #[inline]
+    fn next_voxel(&mut self, filter: Filter) -> Option<usize> {
+        let words = self.leaf.value_mask.words();
+        let size = LeafNode::<T, L0>::NUM_VALUES;
+        let valid = if size < 64 {
+            (1u64 << size) - 1
+        } else {
+            u64::MAX
+        };
+        let word = |w: usize| -> u64 {
+            valid
+                & match filter {
+                    Filter::On => words[w],
+                    Filter::Off => !words[w],
+                    Filter::All => u64::MAX,
+                }
+        };
+        let mut w = self.pos >> 6;
+        if self.pos >= size {
+            return None;
+        }
+        let mut bits = word(w) & (u64::MAX << (self.pos & 63));
+        loop {
+            if bits != 0 {
+                let n = w * 64 + bits.trailing_zeros() as usize;
+                self.pos = n + 1;
+                return Some(n);
+            }
+            w += 1;
+            if w >= words.len() {
+                self.pos = size;
+                return None;
+            }
+            bits = word(w);
+        }
+    }
+}
+
+/// Iterator over a tree's values (voxels and tiles) with a given active state, in
+/// OpenVDB order. Created by [`Tree::iter_on`], [`Tree::iter_off`], [`Tree::iter_all`].
+pub struct ValueIter<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> {
+    tree: &'a Tree<T, L2, L1, L0>,
+    filter: Filter,
+    order: Vec<usize>,
+    root_pos: usize,
+    upper: Option<SlotCursor<'a, LowerNode<T, L1, L0>, L2>>,
+    lower: Option<SlotCursor<'a, LeafNode<T, L0>, L1>>,
+    leaf: Option<VoxelCursor<'a, T, L0>>,
+}
+
+impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueIter<'a, T, L2, L1, L0> {
+    fn new(tree: &'a Tree<T, L2, L1, L0>, filter: Filter) -> Self {
+        ValueIter {
+            tree,
+            filter,
+            order: tree.root.sorted_indices(),
+            root_pos: 0,
+            upper: None,
+            lower: None,
+            leaf: None,
+        }
+    }
+}
+
+impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Iterator
+    for ValueIter<'_, T, L2, L1, L0>
+{
+    type Item = ValueItem<T>;
+
+    fn next(&mut self) -> Option<ValueItem<T>> {
+        let filter = self.filter;
+        loop {
+            if let Some(cur) = &mut self.leaf {
+                if let Some(n) = cur.next_voxel(filter) {
+                    let leaf = cur.leaf;
+                    return Some(ValueItem {
+                        coord: leaf.offset_to_global(n),
+                        level: 0,
+                        log2_side: 0,
+                        value: leaf.values[n],
+                        active: leaf.value_mask.is_on(n),
+                    });
+                }
+                self.leaf = None;
+            }
+            if let Some(cur) = &mut self.lower {
+                if let Some(n) = cur.next_slot(filter) {
+                    let node = cur.node;
+                    match node.child(n) {
+                        Some(leaf) => self.leaf = Some(VoxelCursor { leaf, pos: 0 }),
+                        None => {
+                            return Some(ValueItem {
+                                coord: node.offset_to_global(n),
+                                level: 1,
+                                log2_side: L0,
+                                value: node.tiles[n],
+                                active: node.value_mask.is_on(n),
+                            })
+                        }
+                    }
+                    continue;
+                }
+                self.lower = None;
+            }
+            if let Some(cur) = &mut self.upper {
+                if let Some(n) = cur.next_slot(filter) {
+                    let node = cur.node;
+                    match node.child(n) {
+                        Some(lower) => self.lower = Some(SlotCursor { node: lower, pos: 0 }),
+                        None => {
+                            return Some(ValueItem {
+                                coord: node.offset_to_global(n),
+                                level: 2,
+                                log2_side: L1 + L0,
+                                value: node.tiles[n],
+                                active: node.value_mask.is_on(n),
+                            })
+                        }
+                    }
+                    continue;
+                }
+                self.upper = None;
+            }
+            let &i = self.order.get(self.root_pos)?;
+            self.root_pos += 1;
+            let entry = &self.tree.root.entries[i];
+            match &entry.slot {
+                RootSlot::Child(upper) => self.upper = Some(SlotCursor { node: upper, pos: 0 }),
+                RootSlot::Tile(v, on) if filter.accepts(*on) => {
+                    return Some(ValueItem {
+                        coord: entry.key,
+                        level: 3,
+                        log2_side: L2 + L1 + L0,
+                        value: *v,
+                        active: *on,
+                    })
+                }
+                RootSlot::Tile(..) => {}
+            }
+        }
+    }
+}
+
+/// A node visited by [`Tree::nodes`]: an upper internal node, a lower internal node or
+/// a leaf, in depth-first OpenVDB order (each node before its children).
+pub enum NodeRef<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> {
+    /// An upper internal node (level 2).
+    Upper(&'a UpperNode<T, L2, L1, L0>),
+    /// A lower internal node (level 1).
+    Lower(&'a LowerNode<T, L1, L0>),
+    /// A leaf node (level 0).
+    Leaf(&'a LeafNode<T, L0>),
+}
+
+impl<T: Value, const L2: u32, const L1: u32, const L0: u32> NodeRef<'_, T, L2, L1, L0> {
+    /// The node's level: 2 upper, 1 lower, 0 leaf.
+    pub fn level(&self) -> u32 {
+        match self {
+            NodeRef::Upper(_) => 2,
+            NodeRef::Lower(_) => 1,
+            NodeRef::Leaf(_) => 0,
+        }
+    }
+
+    /// The node's origin.
+    pub fn origin(&self) -> Coord {
+        match self {
+            NodeRef::Upper(n) => n.origin(),
+            NodeRef::Lower(n) => n.origin(),
+            NodeRef::Leaf(n) => n.origin(),
+        }
+    }
+
+    /// The node's box.
+    pub fn bbox(&self) -> CoordBBox {
+        match self {
+            NodeRef::Upper(n) => n.node_bbox(),
+            NodeRef::Lower(n) => n.node_bbox(),
+            NodeRef::Leaf(n) => n.node_bbox(),
+        }
+    }
+}
+
+impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> {
+    /// Iterates over the active values: active leaf voxels and active tiles (a tile is
+    /// visited once; see [`ValueItem::voxel_count`]).
+    pub fn iter_on(&self) -> ValueIter<'_, T, L2, L1, L0> {
+        ValueIter::new(self, Filter::On)
+    }
+
+    /// Iterates over the inactive values: inactive leaf voxels and inactive tiles,
+    /// root background tiles included (as OpenVDB's `ValueOffIter`).
+    pub fn iter_off(&self) -> ValueIter<'_, T, L2, L1, L0> {
+        ValueIter::new(self, Filter::Off)
+    }
+
+    /// Iterates over every stored value, active or not.
+    pub fn iter_all(&self) -> ValueIter<'_, T, L2, L1, L0> {
+        ValueIter::new(self, Filter::All)
+    }
+
+    /// Iterates over the leaves in OpenVDB order.
+    ///
+    /// ```
+    /// # use sparsevdb_tree::{Coord, Tree};
+    /// let mut t: Tree<f32> = Tree::new(0.0);
+    /// t.set_value(Coord::new(9, 0, 0), 1.0);
+    /// t.set_value(Coord::new(-9, 0, 0), 1.0);
+    /// let origins: Vec<Coord> = t.leaves().map(|l| l.origin()).collect();
+    /// assert_eq!(origins, [Coord::new(-16, 0, 0), Coord::new(8, 0, 0)]);
+    /// ```
+    pub fn leaves(&self) -> impl Iterator<Item = &LeafNode<T, L0>> + '_ {
+        self.root
+            .sorted_indices()
+            .into_iter()
+            .filter_map(move |i| self.root.child_ref_at(i))
+            .flat_map(|upper| upper.children())
+            .flat_map(|lower| lower.children())
+    }
+
+    /// Iterates mutably over the leaves in OpenVDB order. Through a leaf you can change
+    /// values and states of existing voxels but not the tree's structure.
+    ///
+    /// ```
+    /// # use sparsevdb_tree::{Coord, Tree};
+    /// let mut t: Tree<f32> = Tree::new(0.0);
+    /// t.set_value(Coord::new(1, 1, 1), 1.0);
+    /// for leaf in t.leaves_mut() {
+    ///     leaf.values_mut().iter_mut().for_each(|v| *v *= 2.0);
+    /// }
+    /// assert_eq!(t.get_value(Coord::new(1, 1, 1)), 2.0);
+    /// ```
+    pub fn leaves_mut(&mut self) -> impl Iterator<Item = &mut LeafNode<T, L0>> + '_ {
+        let mut entries: Vec<_> = self.root.entries.iter_mut().collect();
+        entries.sort_unstable_by_key(|e| e.key);
+        entries
+            .into_iter()
+            .filter_map(|e| match &mut e.slot {
+                RootSlot::Child(upper) => Some(&mut **upper),
+                RootSlot::Tile(..) => None,
+            })
+            .flat_map(|upper| upper.children_mut())
+            .flat_map(|lower| lower.children_mut())
+    }
+
+    /// Iterates over every node below the root, depth first, each node before its
+    /// children.
+    ///
+    /// ```
+    /// # use sparsevdb_tree::{Coord, Tree};
+    /// let mut t: Tree<f32> = Tree::new(0.0);
+    /// t.set_value(Coord::new(1, 1, 1), 1.0);
+    /// let levels: Vec<u32> = t.nodes().map(|n| n.level()).collect();
+    /// assert_eq!(levels, [2, 1, 0]);
+    /// ```
+    pub fn nodes(&self) -> impl Iterator<Item = NodeRef<'_, T, L2, L1, L0>> + '_ {
+        self.root
+            .sorted_indices()
+            .into_iter()
+            .filter_map(move |i| self.root.child_ref_at(i))
+            .flat_map(|upper| {
+                core::iter::once(NodeRef::Upper(upper)).chain(upper.children().flat_map(
+                    |lower| {
+                        core::iter::once(NodeRef::Lower(lower))
+                            .chain(lower.children().map(NodeRef::Leaf))
+                    },
+                ))
+            })
+    }
+}
