@@ -27,8 +27,7 @@ use crate::{Coord, Tree, Value};
 /// assert!(acc.is_value_on(Coord::new(1, 2, 3)));
 /// assert_eq!(acc.probe_value(Coord::new(1, 2, 4)), (0.0, false));
 /// ```
-pub struct ValueAccessor<'a, T: Value, const L2: u32 = 5, const L1: u32 = 4, const L0: u32 = 3>
-{
+pub struct ValueAccessor<'a, T: Value, const L2: u32 = 5, const L1: u32 = 4, const L0: u32 = 3> {
     tree: &'a Tree<T, L2, L1, L0>,
     leaf: Cell<Option<&'a LeafNode<T, L0>>>,
     lower: Cell<Option<&'a LowerNode<T, L1, L0>>>,
@@ -155,8 +154,7 @@ struct Path {
 /// }
 /// assert_eq!(t.active_voxel_count(), 98);
 /// ```
-pub struct ValueAccessorMut<'a, T: Value, const L2: u32 = 5, const L1: u32 = 4, const L0: u32 = 3>
-{
+pub struct ValueAccessorMut<'a, T: Value, const L2: u32 = 5, const L1: u32 = 4, const L0: u32 = 3> {
     tree: &'a mut Tree<T, L2, L1, L0>,
     leaf: Option<Path>,
     lower: Option<Path>,

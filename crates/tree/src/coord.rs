@@ -304,7 +304,11 @@ impl CoordBBox {
     pub fn iter(&self) -> CoordBBoxIter {
         CoordBBoxIter {
             bbox: *self,
-            next: if self.is_empty() { None } else { Some(self.min) },
+            next: if self.is_empty() {
+                None
+            } else {
+                Some(self.min)
+            },
         }
     }
 }

@@ -417,8 +417,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     }
 
     fn off_voxel_count(&self) -> u64 {
-        let off_tiles =
-            Self::NUM_VALUES - self.value_mask.count_on() - self.child_mask.count_on();
+        let off_tiles = Self::NUM_VALUES - self.value_mask.count_on() - self.child_mask.count_on();
         let tiles = C::NUM_VOXELS.saturating_mul(off_tiles as u64);
         self.children()
             .fold(tiles, |s, c| s.saturating_add(c.off_voxel_count()))
@@ -483,7 +482,9 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         for n in 0..Self::NUM_VALUES {
             let has_child = self.children[n].is_some();
             if has_child != self.child_mask.is_on(n) {
-                return Err(err(format!("child mask disagrees with the table at slot {n}")));
+                return Err(err(format!(
+                    "child mask disagrees with the table at slot {n}"
+                )));
             }
             if let Some(child) = &self.children[n] {
                 if child.origin() != self.offset_to_global(n) {

@@ -256,7 +256,12 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Iterator
                 if let Some(n) = cur.next_slot(filter) {
                     let node = cur.node;
                     match node.child(n) {
-                        Some(lower) => self.lower = Some(SlotCursor { node: lower, pos: 0 }),
+                        Some(lower) => {
+                            self.lower = Some(SlotCursor {
+                                node: lower,
+                                pos: 0,
+                            })
+                        }
                         None => {
                             return Some(ValueItem {
                                 coord: node.offset_to_global(n),
@@ -275,7 +280,12 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Iterator
             self.root_pos += 1;
             let entry = &self.tree.root.entries[i];
             match &entry.slot {
-                RootSlot::Child(upper) => self.upper = Some(SlotCursor { node: upper, pos: 0 }),
+                RootSlot::Child(upper) => {
+                    self.upper = Some(SlotCursor {
+                        node: upper,
+                        pos: 0,
+                    })
+                }
                 RootSlot::Tile(v, on) if filter.accepts(*on) => {
                     return Some(ValueItem {
                         coord: entry.key,
@@ -409,12 +419,10 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> 
             .into_iter()
             .filter_map(move |i| self.root.child_ref_at(i))
             .flat_map(|upper| {
-                core::iter::once(NodeRef::Upper(upper)).chain(upper.children().flat_map(
-                    |lower| {
-                        core::iter::once(NodeRef::Lower(lower))
-                            .chain(lower.children().map(NodeRef::Leaf))
-                    },
-                ))
+                core::iter::once(NodeRef::Upper(upper)).chain(upper.children().flat_map(|lower| {
+                    core::iter::once(NodeRef::Lower(lower))
+                        .chain(lower.children().map(NodeRef::Leaf))
+                }))
             })
     }
 }

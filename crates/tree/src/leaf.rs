@@ -372,7 +372,11 @@ mod tests {
         assert_eq!(leaf.prune_tolerance(0.0), None);
         assert_eq!(leaf.prune_tolerance(0.5), Some((1.0, true)));
         leaf.set_value_off(Coord::new(0, 0, 1), 1.0);
-        assert_eq!(leaf.prune_tolerance(1.0), None, "mixed states never collapse");
+        assert_eq!(
+            leaf.prune_tolerance(1.0),
+            None,
+            "mixed states never collapse"
+        );
     }
 
     #[test]
@@ -404,6 +408,10 @@ mod tests {
         leaf.reset_background(2.0, 5.0);
         assert_eq!(leaf.get_value(Coord::new(0, 0, 1)), -5.0);
         assert_eq!(leaf.get_value(Coord::new(0, 0, 2)), 5.0);
-        assert_eq!(leaf.get_value(Coord::new(0, 0, 3)), 2.0, "active values stay");
+        assert_eq!(
+            leaf.get_value(Coord::new(0, 0, 3)),
+            2.0,
+            "active values stay"
+        );
     }
 }

@@ -28,7 +28,13 @@ pub struct Mask<const LOG2: u32> {
 
 impl<const LOG2: u32> core::fmt::Debug for Mask<LOG2> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Mask<{}>({} of {} on)", LOG2, self.count_on(), Self::SIZE)
+        write!(
+            f,
+            "Mask<{}>({} of {} on)",
+            LOG2,
+            self.count_on(),
+            Self::SIZE
+        )
     }
 }
 

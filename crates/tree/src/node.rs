@@ -132,7 +132,10 @@ pub trait Node: Clone + Send + Sync + Sized + 'static {
 #[inline]
 pub(crate) fn node_bbox(origin: Coord, total: u32) -> CoordBBox {
     let ext = |v: i32| -> i32 { (v as i64 + (1i64 << total) - 1).min(i32::MAX as i64) as i32 };
-    CoordBBox::new(origin, Coord::new(ext(origin.x), ext(origin.y), ext(origin.z)))
+    CoordBBox::new(
+        origin,
+        Coord::new(ext(origin.x), ext(origin.y), ext(origin.z)),
+    )
 }
 
 /// Lower median (OpenVDB `medianAll` / `nth_element` at `(n − 1) / 2`) of `values`,

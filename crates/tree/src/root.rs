@@ -211,7 +211,9 @@ impl<C: Node> RootNode<C> {
 
     /// True when the table holds nothing but background tiles (OpenVDB `empty`).
     pub fn is_empty(&self) -> bool {
-        self.entries.iter().all(|e| self.is_background_tile(&e.slot))
+        self.entries
+            .iter()
+            .all(|e| self.is_background_tile(&e.slot))
     }
 
     // ---- reads -------------------------------------------------------------------
@@ -330,7 +332,8 @@ impl<C: Node> RootNode<C> {
             }
         }
         let i = self.child_index_or_create(c);
-        self.child_mut_at(i).modify_value(c, f.take().expect("once"));
+        self.child_mut_at(i)
+            .modify_value(c, f.take().expect("once"));
     }
 
     /// Shared body of sparse and dense fill.
