@@ -3,6 +3,14 @@
 //! and (behind the `tree` feature) the same operations on `sparsevdb-tree`.
 //!
 //! The `report` binary (`cargo run --release -p sparsevdb-bench --bin report`) runs
-//! them side by side and prints a markdown table.
+//! them side by side, checks every result's checksums against [`reference`] and
+//! prints a markdown table.
 
+pub mod alloc;
+pub mod baselines;
+pub mod record;
+pub mod reference;
+pub mod timing;
+#[cfg(feature = "tree")]
+pub mod tree_ops;
 pub mod workloads;

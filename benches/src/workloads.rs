@@ -512,6 +512,52 @@ impl Data {
     }
 }
 
+/// The `DATA` table of `shared/bench/ANCHORS.md`, line for line
+/// (`workload | item | checksum`): what [`Data::checksums`] must give.
+pub const ANCHOR_DATA: &str = "\
+sphere | A | n=4939794 unique=4939794 sum=101292.569144 fp=99dc76fd25954acd
+sphere | B | n=4980734 unique=4980734 sum=93349.608182 fp=07f6de0a3edd1d5f
+sphere | hits | n=4939794 fp=003197de75d9a26d
+sphere | hits_shuffled | n=4939794 fp=1e9f074425d88b65
+sphere | misses | n=1048505 fp=9dcb3e9d31729f1c
+sphere | prune_leaves | leaves=26600 cleared_leaves=13300 cleared_voxels=2477157
+random | A | n=1048576 unique=1048570 sum=524093.548632 fp=ef70b9b39191fb8b
+random | B | n=1048576 unique=1048569 sum=524818.620620 fp=84745f50f3d1675a
+random | hits | n=1048576 fp=1052f5344e501667
+random | hits_shuffled | n=1048576 fp=f83e1c33c022218f
+random | misses | n=1048557 fp=3795917eccb2c60b
+random | prune_leaves | leaves=1044530 cleared_leaves=522265 cleared_voxels=524276
+neural99 | A | n=106352 unique=106352 sum=-128.840193 fp=a43991a3d7cfb351
+neural99 | B | n=105814 unique=105814 sum=-3.611473 fp=cbe61c036d1b64a2
+neural99 | hits | n=106352 fp=79157b7fed577f67
+neural99 | hits_shuffled | n=106352 fp=9e19c352d84c7709
+neural99 | misses | n=1048573 fp=0d4a5596771fe321
+neural99 | prune_leaves | leaves=47610 cleared_leaves=23805 cleared_voxels=53173
+neural_block | A | n=537024 unique=537024 sum=99.925890 fp=71e766c2badc6be7
+neural_block | B | n=532288 unique=532288 sum=20.613694 fp=7d0f3a20aa58f897
+neural_block | hits | n=537024 fp=15015bc80477b6b5
+neural_block | hits_shuffled | n=537024 fp=d2a63218d6767f35
+neural_block | misses | n=1048568 fp=adc8ef19540f8a08
+neural_block | prune_leaves | leaves=7696 cleared_leaves=3848 cleared_voxels=266368
+tiles | A | n=1000 unique=1000 sum=479.993287 fp=d6fdae433c81d9bd fill=(0,0,0)..(1023,1023,1023) value=1.000000
+tiles | B | n=1000 unique=1000 sum=489.959442 fp=e0bbb88f51e15e07 fill=(0,0,0)..(1023,1023,1023) value=1.000000
+tiles | hits | n=1048576 fp=4344328eb99a91ce
+tiles | hits_shuffled | n=1048576 fp=ba86a7ab3b409858
+tiles | misses | n=1032280 fp=36367ab14a980e06
+tiles | prune_leaves | leaves=1000 cleared_leaves=500 cleared_voxels=500";
+
+/// The `(item, checksum)` pairs of [`ANCHOR_DATA`] for workload `name`, in order.
+pub fn anchor_checksums(name: &str) -> Vec<(&'static str, &'static str)> {
+    ANCHOR_DATA
+        .lines()
+        .filter_map(|l| {
+            let mut cols = l.split(" | ");
+            let (w, item, sum) = (cols.next()?, cols.next()?, cols.next()?);
+            (w == name).then_some((item, sum))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -559,39 +605,6 @@ mod tests {
         assert_eq!(f.block_overlap([128, 0, 0]), 0);
     }
 
-    /// The `DATA` table of `shared/bench/ANCHORS.md`, line for line.
-    const ANCHOR_DATA: &str = "\
-sphere | A | n=4939794 unique=4939794 sum=101292.569144 fp=99dc76fd25954acd
-sphere | B | n=4980734 unique=4980734 sum=93349.608182 fp=07f6de0a3edd1d5f
-sphere | hits | n=4939794 fp=003197de75d9a26d
-sphere | hits_shuffled | n=4939794 fp=1e9f074425d88b65
-sphere | misses | n=1048505 fp=9dcb3e9d31729f1c
-sphere | prune_leaves | leaves=26600 cleared_leaves=13300 cleared_voxels=2477157
-random | A | n=1048576 unique=1048570 sum=524093.548632 fp=ef70b9b39191fb8b
-random | B | n=1048576 unique=1048569 sum=524818.620620 fp=84745f50f3d1675a
-random | hits | n=1048576 fp=1052f5344e501667
-random | hits_shuffled | n=1048576 fp=f83e1c33c022218f
-random | misses | n=1048557 fp=3795917eccb2c60b
-random | prune_leaves | leaves=1044530 cleared_leaves=522265 cleared_voxels=524276
-neural99 | A | n=106352 unique=106352 sum=-128.840193 fp=a43991a3d7cfb351
-neural99 | B | n=105814 unique=105814 sum=-3.611473 fp=cbe61c036d1b64a2
-neural99 | hits | n=106352 fp=79157b7fed577f67
-neural99 | hits_shuffled | n=106352 fp=9e19c352d84c7709
-neural99 | misses | n=1048573 fp=0d4a5596771fe321
-neural99 | prune_leaves | leaves=47610 cleared_leaves=23805 cleared_voxels=53173
-neural_block | A | n=537024 unique=537024 sum=99.925890 fp=71e766c2badc6be7
-neural_block | B | n=532288 unique=532288 sum=20.613694 fp=7d0f3a20aa58f897
-neural_block | hits | n=537024 fp=15015bc80477b6b5
-neural_block | hits_shuffled | n=537024 fp=d2a63218d6767f35
-neural_block | misses | n=1048568 fp=adc8ef19540f8a08
-neural_block | prune_leaves | leaves=7696 cleared_leaves=3848 cleared_voxels=266368
-tiles | A | n=1000 unique=1000 sum=479.993287 fp=d6fdae433c81d9bd fill=(0,0,0)..(1023,1023,1023) value=1.000000
-tiles | B | n=1000 unique=1000 sum=489.959442 fp=e0bbb88f51e15e07 fill=(0,0,0)..(1023,1023,1023) value=1.000000
-tiles | hits | n=1048576 fp=4344328eb99a91ce
-tiles | hits_shuffled | n=1048576 fp=ba86a7ab3b409858
-tiles | misses | n=1032280 fp=36367ab14a980e06
-tiles | prune_leaves | leaves=1000 cleared_leaves=500 cleared_voxels=500";
-
     #[test]
     fn checksums_match_anchors() {
         let mut failures = Vec::new();
@@ -599,13 +612,7 @@ tiles | prune_leaves | leaves=1000 cleared_leaves=500 cleared_voxels=500";
         for name in NAMES {
             let data = Data::new(name);
             let got = data.checksums();
-            let want: Vec<(&str, &str)> = ANCHOR_DATA
-                .lines()
-                .filter_map(|l| {
-                    let cols: Vec<&str> = l.split(" | ").collect();
-                    (cols[0] == name).then(|| (cols[1], cols[2]))
-                })
-                .collect();
+            let want = anchor_checksums(name);
             assert_eq!(got.len(), want.len(), "{name}: number of DATA items");
             for ((gi, gc), (wi, wc)) in got.iter().zip(&want) {
                 assert_eq!(gi, wi, "{name}: item order");

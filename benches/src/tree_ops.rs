@@ -1,0 +1,300 @@
+//! The operations of `shared/bench/WORKLOADS.md` on `sparsevdb-tree`'s
+//! `Tree<f32>` (the 5-4-3 tree), written against the public API of `DESIGN.md`.
+//!
+//! How each op maps onto the tree:
+//! * build: `tiles` first `fill`s its box (active tiles), then every voxel goes
+//!   through `accessor_mut().set_value` in generation order.
+//! * reads: `accessor().get_value` summed in f64.
+//! * iterate: `iter_on()`, each item weighted by `voxel_count()` (one item per tile).
+//! * memory: live bytes of the counting allocator after build minus before; the
+//!   tree's own `mem_usage()` is printed beside it.
+//! * combine: `comp_sum(&b)` (B is borrowed and left intact, unlike OpenVDB).
+//! * prune: the leaves with an even index in `leaves()` order are set to the
+//!   background, inactive, with `dense_fill` of their 8³ box (voxels stay at leaf
+//!   level, like OpenVDB's `LeafNode::fill(0, false)`; untimed), then `prune(0.0)`
+//!   is timed.
+
+use sparsevdb_tree::{Coord as TreeCoord, CoordBBox, Tree};
+
+use crate::alloc::live_bytes;
+use crate::baselines::OpSet;
+use crate::record::{Record, TREE};
+use crate::timing::Timing;
+use crate::workloads::{leaf_order_key, Coord, Data, Workload};
+
+/// The tree type measured: `f32` values, background 0.0.
+pub type FloatTree = Tree<f32>;
+
+fn coord(c: Coord) -> TreeCoord {
+    TreeCoord::new(c[0], c[1], c[2])
+}
+
+/// An empty tree with background 0.0.
+pub fn empty() -> FloatTree {
+    Tree::new(0.0)
+}
+
+/// Applies `w` (its fill, then its voxels in generation order) to `t` (the timed
+/// part of `build`).
+#[inline(never)]
+pub fn insert_all(t: &mut FloatTree, w: &Workload) {
+    if let Some(f) = w.fill {
+        t.fill(&CoordBBox::new(coord(f.min), coord(f.max)), f.value, true);
+    }
+    let mut acc = t.accessor_mut();
+    for &(c, v) in &w.voxels {
+        acc.set_value(coord(c), v);
+    }
+}
+
+/// A tree of `w`.
+pub fn build(w: &Workload) -> FloatTree {
+    let mut t = empty();
+    insert_all(&mut t, w);
+    t
+}
+
+/// Sum of the values at `coords`, in f64.
+#[inline(never)]
+pub fn read_sum(t: &FloatTree, coords: &[Coord]) -> f64 {
+    let acc = t.accessor();
+    coords
+        .iter()
+        .map(|&c| f64::from(acc.get_value(coord(c))))
+        .sum()
+}
+
+/// What `iterate` reads off the active-value iterator.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct IterSum {
+    /// Iterator positions (a tile is one).
+    pub items: u64,
+    /// Active voxels covered.
+    pub voxels: u64,
+    /// Sum of value × voxels covered, in f64.
+    pub sum: f64,
+}
+
+/// Visits every active value once (the `iterate` op).
+#[inline(never)]
+pub fn iter_sum(t: &FloatTree) -> IterSum {
+    let mut s = IterSum::default();
+    for item in t.iter_on() {
+        let n = item.voxel_count();
+        s.sum += f64::from(item.value()) * n as f64;
+        s.voxels += n;
+        s.items += 1;
+    }
+    s
+}
+
+/// Origins of the leaves `prune` clears: even indices in `leaves()` order.
+///
+/// # Panics
+/// When `leaves()` does not follow [`leaf_order_key`] order (OpenVDB's).
+pub fn prune_leaf_origins(t: &FloatTree) -> Vec<Coord> {
+    let mut previous: Option<[i32; 9]> = None;
+    let mut out = Vec::new();
+    for (i, leaf) in t.leaves().enumerate() {
+        let o = leaf.origin();
+        let o = [o.x, o.y, o.z];
+        let key = leaf_order_key([o[0] >> 3, o[1] >> 3, o[2] >> 3]);
+        assert!(
+            previous.is_none_or(|p| p < key),
+            "leaves() order differs from OpenVDB's at leaf {i} (origin {o:?})"
+        );
+        previous = Some(key);
+        if i % 2 == 0 {
+            out.push(o);
+        }
+    }
+    out
+}
+
+/// Sets every voxel of the leaves at `origins` to the background, inactive,
+/// keeping them at leaf level (untimed setup of `prune`).
+pub fn clear_leaves(t: &mut FloatTree, origins: &[Coord]) {
+    let background = t.background();
+    for &o in origins {
+        let max = [o[0] + 7, o[1] + 7, o[2] + 7];
+        t.dense_fill(&CoordBBox::new(coord(o), coord(max)), background, false);
+    }
+}
+
+/// Prunes with tolerance 0 (the timed part of `prune`).
+#[inline(never)]
+pub fn prune(t: &mut FloatTree) {
+    t.prune(0.0);
+}
+
+/// A += B (the `combine` op).
+#[inline(never)]
+pub fn comp_sum(a: &mut FloatTree, b: &FloatTree) {
+    a.comp_sum(b);
+}
+
+/// Runs every op on the tree; `progress` is called with each op's name before it runs.
+pub fn bench_tree(
+    d: &Data,
+    timing: &Timing,
+    ops: OpSet,
+    progress: &mut dyn FnMut(&str),
+) -> Vec<Record> {
+    let name = d.name;
+    let n = d.a.voxels.len();
+    let mut out = Vec::new();
+
+    progress("build");
+    let m = timing.measure(
+        empty,
+        |t| insert_all(t, &d.a),
+        |t, ()| t.active_voxel_count(),
+    );
+    let active = m.out;
+    let (per, unit) = if d.a.fill.is_some() {
+        (m.secs * 1e9 / active as f64, "ns/active voxel")
+    } else {
+        (m.secs * 1e9 / n as f64, "ns/voxel")
+    };
+    out.push(
+        Record::new(
+            name,
+            "build",
+            TREE,
+            per,
+            unit,
+            format!("inserted={n} active={active} total_ms={:.3}", m.secs * 1e3),
+        )
+        .with_runs(&m.runs),
+    );
+
+    let before = live_bytes();
+    let tree = build(&d.a);
+    let bytes = live_bytes().saturating_sub(before);
+    for (op, coords) in [
+        ("read_hit_coherent", &d.hits),
+        ("read_hit_random", &d.hits_shuffled),
+        ("read_miss", &d.misses),
+    ] {
+        progress(op);
+        let m = timing.measure(|| (), |_| read_sum(&tree, coords), |_, s| s);
+        out.push(
+            Record::new(
+                name,
+                op,
+                TREE,
+                m.secs * 1e9 / coords.len() as f64,
+                "ns/read",
+                format!("reads={} sum={:.6}", coords.len(), m.out),
+            )
+            .with_runs(&m.runs),
+        );
+    }
+
+    progress("iterate");
+    let m = timing.measure(|| (), |_| iter_sum(&tree), |_, s| s);
+    let it = m.out;
+    out.push(
+        Record::new(
+            name,
+            "iterate",
+            TREE,
+            m.secs * 1e9 / it.items as f64,
+            "ns/item",
+            format!("items={} active={} sum={:.6}", it.items, it.voxels, it.sum),
+        )
+        .with_runs(&m.runs),
+    );
+
+    let active = tree.active_voxel_count();
+    out.push(Record::new(
+        name,
+        "memory",
+        TREE,
+        bytes as f64 / active as f64,
+        "B/voxel",
+        format!(
+            "bytes={bytes} active={active} mem_usage={} leaves={}{}",
+            tree.mem_usage(),
+            tree.leaf_count(),
+            if d.a.fill.is_some() {
+                " (bytes = per 1024^3 box)"
+            } else {
+                ""
+            }
+        ),
+    ));
+
+    if ops.combine {
+        progress("combine");
+        let b = build(&d.b);
+        let m = timing.measure(|| build(&d.a), |a| comp_sum(a, &b), |a, ()| iter_sum(a));
+        let s = m.out;
+        out.push(
+            Record::new(
+                name,
+                "combine",
+                TREE,
+                m.secs * 1e9 / s.voxels as f64,
+                "ns/voxel",
+                format!("active={} sum={:.6}", s.voxels, s.sum),
+            )
+            .with_runs(&m.runs),
+        );
+    }
+
+    if ops.prune {
+        progress("prune");
+        let origins = prune_leaf_origins(&tree);
+        let mem_before = tree.mem_usage();
+        drop(tree);
+        let m = timing.measure(
+            || {
+                let before = live_bytes();
+                let mut t = build(&d.a);
+                let active_before = t.active_voxel_count();
+                clear_leaves(&mut t, &origins);
+                let cleared = active_before - t.active_voxel_count();
+                (t, before, active_before, cleared)
+            },
+            |(t, ..)| prune(t),
+            |(t, before, active_before, cleared), ()| {
+                (
+                    *active_before,
+                    *cleared,
+                    iter_sum(t),
+                    live_bytes().saturating_sub(*before),
+                    t.mem_usage(),
+                )
+            },
+        );
+        let (active_before, cleared, after, bytes, mem_after) = m.out;
+        out.push(
+            Record::new(
+                name,
+                "prune",
+                TREE,
+                m.secs * 1e9 / active_before as f64,
+                "ns/voxel",
+                format!(
+                    "cleared_leaves={} cleared={cleared} active_after={} sum_after={:.6}",
+                    origins.len(),
+                    after.voxels,
+                    after.sum
+                ),
+            )
+            .with_runs(&m.runs),
+        );
+        out.push(Record::new(
+            name,
+            "prune_memory",
+            TREE,
+            bytes as f64 / 1e6,
+            "MB after",
+            format!(
+                "bytes_after={bytes} mem_usage_after={mem_after} mem_usage_before={mem_before}"
+            ),
+        ));
+    }
+    out
+}
