@@ -376,7 +376,8 @@ fn header(out: &mut String, args: &Args, timing: &Timing, names: &[&str], load_b
 fn cell(r: Option<&Record>) -> String {
     match r {
         None => "—".into(),
-        Some(r) if r.op == "all" || !r.figure.is_finite() => "not feasible".into(),
+        Some(r) if r.op == "all" => "not feasible".into(),
+        Some(r) if !r.figure.is_finite() => "n/a".into(),
         Some(r) => fmt_fig(r.figure),
     }
 }
@@ -439,20 +440,23 @@ fn table(out: &mut String, records: &[Record], names: &[&str], problems: &[Strin
                     .copied()
                     .filter(|r| !columns.iter().any(|c| c.0 == r.structure)),
             );
-            let unit = [TREE, AHASHMAP, STD_HASHMAP, OPENVDB]
-                .iter()
-                .find_map(|s| in_row.iter().find(|r| r.structure == *s))
-                .map_or("", |r| r.unit.as_str());
+            // Unit and checksum shown: the first measured structure's, in this order.
+            let preferred = || {
+                [TREE, AHASHMAP, OPENVDB, STD_HASHMAP]
+                    .into_iter()
+                    .filter_map(|s| in_row.iter().find(|r| r.structure == s))
+            };
+            let shown = preferred()
+                .find(|r| r.figure.is_finite())
+                .or_else(|| preferred().next());
+            let unit = shown.map_or("", |r| r.unit.as_str());
             let mut row = vec![name.to_owned(), op.to_string(), unit.to_owned()];
             row.extend(columns.iter().map(|c| cell(find(c.0))));
             row.push(ratio(find(TREE), find(AHASHMAP)));
             if openvdb {
                 row.push(ratio(find(TREE), find(OPENVDB)));
             }
-            let shown = [TREE, AHASHMAP, OPENVDB, STD_HASHMAP]
-                .iter()
-                .find_map(|s| in_row.iter().find(|r| r.structure == *s))
-                .map_or(String::new(), |r| r.checksum.clone());
+            let shown = shown.map_or(String::new(), |r| r.checksum.clone());
             let prefix = format!("RESULT {name} {op} ");
             let bad: Vec<&String> = problems.iter().filter(|p| p.starts_with(&prefix)).collect();
             let verdict = if bad.is_empty() {
