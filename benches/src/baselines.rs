@@ -153,6 +153,10 @@ pub struct OpSet {
     pub combine: bool,
     /// Run `prune` (and `prune_memory`).
     pub prune: bool,
+    /// Build a fresh tree for every run of `combine` and `prune` (the standard, as
+    /// the OpenVDB anchor does); when false, clone the tree `build` made (faster).
+    /// The HashMaps always clone: a hashbrown clone copies the table as it is.
+    pub fresh_trees: bool,
 }
 
 impl Default for OpSet {
@@ -160,6 +164,7 @@ impl Default for OpSet {
         Self {
             combine: true,
             prune: true,
+            fresh_trees: true,
         }
     }
 }

@@ -9,13 +9,16 @@
 //! * memory: live bytes of the counting allocator after build minus before; the
 //!   tree's own `mem_usage()` is printed beside it.
 //! * combine: `comp_sum(&b)` (B is borrowed and left intact, unlike OpenVDB); A is
-//!   rebuilt for every run (untimed), as in the OpenVDB anchor. Only with the cargo
+//!   rebuilt for every run (untimed), as in the OpenVDB anchor, or with
+//!   `OpSet::fresh_trees` false (`--quick`) cloned from the tree `build` made. Only with the cargo
 //!   feature `tree-combine` until `Tree::comp_sum` exists; without it the op is
 //!   reported as not available.
 //! * prune: the leaves with an even index in `leaves_mut()` order (OpenVDB's, which
 //!   is checked against [`leaf_order_key`]) get `LeafNode::fill_all(background,
-//!   false)` (OpenVDB `LeafNode::fill(0, false)`; on a freshly built tree, untimed),
-//!   then `prune(0.0)` is timed.
+//!   false)` (OpenVDB `LeafNode::fill(0, false)`; on a freshly built tree, or a
+//!   clone as for combine; untimed), then `prune(0.0)` is timed.
+//! * memory: measured around the last timed `build` run; that tree then serves the
+//!   reads and iterate.
 
 use sparsevdb_tree::{Coord as TreeCoord, CoordBBox, Tree};
 
@@ -141,12 +144,19 @@ pub fn bench_tree(
     let mut out = Vec::new();
 
     progress("build");
+    // The last run's tree is kept for the reads, iterate and memory.
     let m = timing.measure(
-        empty,
-        |t| insert_all(t, &d.a),
-        |t, ()| t.active_voxel_count(),
+        || {
+            let before = live_bytes();
+            (empty(), before)
+        },
+        |(t, _)| insert_all(t, &d.a),
+        |(t, before), ()| {
+            let bytes = live_bytes().saturating_sub(*before);
+            (t.active_voxel_count(), bytes, std::mem::take(t))
+        },
     );
-    let active = m.out;
+    let (active, bytes, tree) = m.out;
     let (per, unit) = if d.a.fill.is_some() {
         (m.secs * 1e9 / active as f64, "ns/active voxel")
     } else {
@@ -164,9 +174,6 @@ pub fn bench_tree(
         .with_runs(&m.runs),
     );
 
-    let before = live_bytes();
-    let tree = build(&d.a);
-    let bytes = live_bytes().saturating_sub(before);
     for (op, coords) in [
         ("read_hit_coherent", &d.hits),
         ("read_hit_random", &d.hits_shuffled),
@@ -221,19 +228,28 @@ pub fn bench_tree(
         ),
     ));
 
+    // A fresh tree per run of combine and prune (as the OpenVDB anchor does), or a
+    // clone of the one built above (faster; its nodes may lie closer in memory).
+    let mem_before = tree.mem_usage();
+    let keep = if ops.fresh_trees {
+        drop(tree); // the sparse workloads' trees take gigabytes
+        None
+    } else {
+        Some(tree)
+    };
+    let fresh = || keep.as_ref().map_or_else(|| build(&d.a), FloatTree::clone);
+
     if ops.combine {
         progress("combine");
-        out.push(bench_combine(d, timing));
+        out.push(bench_combine(d, timing, &fresh));
     }
 
     if ops.prune {
         progress("prune");
-        let mem_before = tree.mem_usage();
-        drop(tree);
         let m = timing.measure(
             || {
                 let before = live_bytes();
-                let mut t = build(&d.a);
+                let mut t = fresh();
                 let active_before = t.active_voxel_count();
                 let leaves = clear_even_leaves(&mut t);
                 let cleared = active_before - t.active_voxel_count();
@@ -280,11 +296,11 @@ pub fn bench_tree(
     out
 }
 
-/// The `combine` record: A += B timed on a freshly built A per run.
+/// The `combine` record: A += B, with A from `make_a` (untimed) for every run.
 #[cfg(feature = "tree-combine")]
-fn bench_combine(d: &Data, timing: &Timing) -> Record {
+fn bench_combine(d: &Data, timing: &Timing, make_a: &dyn Fn() -> FloatTree) -> Record {
     let b = build(&d.b);
-    let m = timing.measure(|| build(&d.a), |a| comp_sum(a, &b), |a, ()| iter_sum(a));
+    let m = timing.measure(make_a, |a| comp_sum(a, &b), |a, ()| iter_sum(a));
     let s = m.out;
     Record::new(
         d.name,
@@ -299,7 +315,7 @@ fn bench_combine(d: &Data, timing: &Timing) -> Record {
 
 /// The `combine` record while `Tree::comp_sum` is not built (feature `tree-combine` off).
 #[cfg(not(feature = "tree-combine"))]
-fn bench_combine(d: &Data, _timing: &Timing) -> Record {
+fn bench_combine(d: &Data, _timing: &Timing, _make_a: &dyn Fn() -> FloatTree) -> Record {
     Record::new(
         d.name,
         "combine",
