@@ -7,8 +7,6 @@
 //! slots in OpenVDB order. See `docs/decisions/0002-masks-u64-words.md` for why this
 //! is hand-written over `[u64]` rather than `bitvec`.
 
-use smallvec::SmallVec;
-
 /// A mask of `SIZE = 1 << (3 * LOG2)` bits, one per slot of a node with side `2^LOG2`.
 ///
 /// ```
@@ -23,7 +21,10 @@ use smallvec::SmallVec;
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Mask<const LOG2: u32> {
-    words: SmallVec<[u64; 8]>,
+    /// The words of a mask of at most 512 bits (unused otherwise).
+    inline: [u64; 8],
+    /// The words of a larger mask (empty otherwise).
+    heap: Box<[u64]>,
 }
 
 impl<const LOG2: u32> core::fmt::Debug for Mask<LOG2> {
@@ -55,21 +56,62 @@ impl<const LOG2: u32> Mask<LOG2> {
         u64::MAX
     };
 
+    const INLINE: bool = Self::WORD_COUNT <= 8;
+
     /// A mask with every bit `on`, or every bit off.
     #[inline]
     pub fn new(on: bool) -> Self {
-        let mut words: SmallVec<[u64; 8]> = SmallVec::from_elem(0, Self::WORD_COUNT);
+        let mut m = Mask {
+            inline: [0; 8],
+            heap: if Self::INLINE {
+                Box::default()
+            } else {
+                vec![0; Self::WORD_COUNT].into_boxed_slice()
+            },
+        };
         if on {
+            let words = m.words_mut();
             words.fill(u64::MAX);
             *words.last_mut().expect("at least one word") = Self::LAST_WORD_BITS;
         }
-        Mask { words }
+        m
     }
 
     /// The mask's words, bit `n` at `words[n / 64] >> (n % 64)`.
-    #[inline]
+    #[inline(always)]
     pub fn words(&self) -> &[u64] {
-        &self.words
+        if Self::INLINE {
+            &self.inline[..Self::WORD_COUNT]
+        } else {
+            &self.heap
+        }
+    }
+
+    #[inline(always)]
+    fn words_mut(&mut self) -> &mut [u64] {
+        if Self::INLINE {
+            &mut self.inline[..Self::WORD_COUNT]
+        } else {
+            &mut self.heap
+        }
+    }
+
+    #[inline(always)]
+    fn word(&self, w: usize) -> u64 {
+        if Self::INLINE {
+            self.inline[w & 7]
+        } else {
+            self.heap[w]
+        }
+    }
+
+    #[inline(always)]
+    fn word_mut(&mut self, w: usize) -> &mut u64 {
+        if Self::INLINE {
+            &mut self.inline[w & 7]
+        } else {
+            &mut self.heap[w]
+        }
     }
 
     /// Builds a mask from words; `None` if the count is wrong or bits past `SIZE` are set.
@@ -79,15 +121,15 @@ impl<const LOG2: u32> Mask<LOG2> {
         {
             return None;
         }
-        Some(Mask {
-            words: SmallVec::from_slice(words),
-        })
+        let mut m = Self::new(false);
+        m.words_mut().copy_from_slice(words);
+        Some(m)
     }
 
     /// True when bit `n` is on. `n` must be below `SIZE`.
     #[inline]
     pub fn is_on(&self, n: usize) -> bool {
-        self.words[n >> 6] & (1u64 << (n & 63)) != 0
+        self.word(n >> 6) & (1u64 << (n & 63)) != 0
     }
 
     /// True when bit `n` is off.
@@ -99,13 +141,13 @@ impl<const LOG2: u32> Mask<LOG2> {
     /// Turns bit `n` on.
     #[inline]
     pub fn set_on(&mut self, n: usize) {
-        self.words[n >> 6] |= 1u64 << (n & 63);
+        *self.word_mut(n >> 6) |= 1u64 << (n & 63);
     }
 
     /// Turns bit `n` off.
     #[inline]
     pub fn set_off(&mut self, n: usize) {
-        self.words[n >> 6] &= !(1u64 << (n & 63));
+        *self.word_mut(n >> 6) &= !(1u64 << (n & 63));
     }
 
     /// Sets bit `n` to `on`.
@@ -126,7 +168,7 @@ impl<const LOG2: u32> Mask<LOG2> {
     /// Number of on bits.
     #[inline]
     pub fn count_on(&self) -> usize {
-        self.words.iter().map(|w| w.count_ones() as usize).sum()
+        self.words().iter().map(|w| w.count_ones() as usize).sum()
     }
 
     /// Number of off bits.
@@ -137,13 +179,13 @@ impl<const LOG2: u32> Mask<LOG2> {
 
     /// True when every bit is on.
     pub fn is_all_on(&self) -> bool {
-        let (last, rest) = self.words.split_last().expect("at least one word");
+        let (last, rest) = self.words().split_last().expect("at least one word");
         rest.iter().all(|&w| w == u64::MAX) && *last == Self::LAST_WORD_BITS
     }
 
     /// True when every bit is off.
     pub fn is_all_off(&self) -> bool {
-        self.words.iter().all(|&w| w == 0)
+        self.words().iter().all(|&w| w == 0)
     }
 
     /// `Some(state)` when all bits equal `state`, else `None` (OpenVDB `isConstant`).
@@ -160,7 +202,7 @@ impl<const LOG2: u32> Mask<LOG2> {
     /// The lowest on bit, if any.
     #[inline]
     pub fn first_on(&self) -> Option<usize> {
-        self.words
+        self.words()
             .iter()
             .enumerate()
             .find(|(_, &w)| w != 0)
@@ -175,51 +217,47 @@ impl<const LOG2: u32> Mask<LOG2> {
     /// Iterates over the on bits in ascending order.
     #[inline]
     pub fn iter_on(&self) -> BitIter<'_> {
-        BitIter::new(&self.words, false, Self::LAST_WORD_BITS)
+        BitIter::new(self.words(), false, Self::LAST_WORD_BITS)
     }
 
     /// Iterates over the off bits in ascending order.
     #[inline]
     pub fn iter_off(&self) -> BitIter<'_> {
-        BitIter::new(&self.words, true, Self::LAST_WORD_BITS)
+        BitIter::new(self.words(), true, Self::LAST_WORD_BITS)
     }
 
     /// `self |= other`.
     pub fn union_with(&mut self, other: &Self) {
-        for (a, b) in self.words.iter_mut().zip(other.words.iter()) {
+        for (a, b) in self.words_mut().iter_mut().zip(other.words().iter()) {
             *a |= *b;
         }
     }
 
     /// `self &= other`.
     pub fn intersect_with(&mut self, other: &Self) {
-        for (a, b) in self.words.iter_mut().zip(other.words.iter()) {
+        for (a, b) in self.words_mut().iter_mut().zip(other.words().iter()) {
             *a &= *b;
         }
     }
 
     /// `self &= !other`.
     pub fn subtract(&mut self, other: &Self) {
-        for (a, b) in self.words.iter_mut().zip(other.words.iter()) {
+        for (a, b) in self.words_mut().iter_mut().zip(other.words().iter()) {
             *a &= !*b;
         }
     }
 
     /// True when no bit is on in both masks.
     pub fn is_disjoint(&self, other: &Self) -> bool {
-        self.words
+        self.words()
             .iter()
-            .zip(other.words.iter())
+            .zip(other.words().iter())
             .all(|(a, b)| a & b == 0)
     }
 
     /// Heap bytes held beyond `size_of::<Self>()` (0 for masks of 512 bits or fewer).
     pub fn heap_bytes(&self) -> usize {
-        if self.words.spilled() {
-            self.words.capacity() * 8
-        } else {
-            0
-        }
+        self.heap.len() * 8
     }
 }
 
