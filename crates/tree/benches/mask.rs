@@ -4,6 +4,8 @@
 //!
 //! `cargo bench -p sparsevdb-tree --bench mask`
 
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
+
 use bitvec::prelude::*;
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
 use sparsevdb_tree::Mask;

@@ -59,7 +59,7 @@ macro_rules! float_value {
         impl Value for $t {
             #[inline]
             fn is_approx_equal(a: Self, b: Self) -> bool {
-                !((a - b).abs() > $tol)
+                (a - b).abs().partial_cmp(&$tol) != Some(core::cmp::Ordering::Greater)
             }
             #[inline]
             fn negative(v: Self) -> Self {
@@ -127,7 +127,8 @@ macro_rules! half_value {
         impl Value for $t {
             #[inline]
             fn is_approx_equal(a: Self, b: Self) -> bool {
-                !((a.to_f32() - b.to_f32()).abs() > $tol)
+                (a.to_f32() - b.to_f32()).abs().partial_cmp(&$tol)
+                    != Some(core::cmp::Ordering::Greater)
             }
             #[inline]
             fn negative(v: Self) -> Self {
