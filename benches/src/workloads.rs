@@ -154,10 +154,18 @@ pub fn sphere(radius: f64) -> Workload {
 
 /// 2^20 draws of a coordinate in [−2048, 2048)³ and a `unit()` value.
 pub fn random(seed: u64) -> Workload {
+    random_sized(seed, 1 << 20, 4096)
+}
+
+/// `draws` draws of a coordinate in [−side/2, side/2)³ (x, y, z: `below(side) −
+/// side/2`) and a `unit()` value: [`random`] is `random_sized(seed, 2^20, 4096)`.
+/// Smaller sizes are for the criterion benches.
+pub fn random_sized(seed: u64, draws: usize, side: u32) -> Workload {
     let mut rng = SplitMix64::new(seed);
-    let voxels = (0..1 << 20)
+    let half = (side / 2) as i32;
+    let voxels = (0..draws)
         .map(|_| {
-            let c = rng.coord(4096, 2048);
+            let c = rng.coord(u64::from(side), half);
             (c, rng.unit())
         })
         .collect();
@@ -230,15 +238,27 @@ pub const TILES_BOX: Fill = Fill {
 
 /// [`TILES_BOX`], then 1000 voxels drawn inside it with a `unit()` value.
 pub fn tiles(seed: u64) -> Workload {
+    tiles_sized(seed, 1024, 1000)
+}
+
+/// The active box [0, side)³ with value 1.0, then `draws` voxels drawn inside it
+/// with a `unit()` value: [`tiles`] is `tiles_sized(seed, 1024, 1000)`. Smaller
+/// sizes are for the criterion benches.
+pub fn tiles_sized(seed: u64, side: u32, draws: usize) -> Workload {
     let mut rng = SplitMix64::new(seed);
-    let voxels = (0..1000)
+    let voxels = (0..draws)
         .map(|_| {
-            let c = rng.coord(1024, 0);
+            let c = rng.coord(u64::from(side), 0);
             (c, rng.unit())
         })
         .collect();
+    let max = side as i32 - 1;
     Workload {
-        fill: Some(TILES_BOX),
+        fill: Some(Fill {
+            min: [0, 0, 0],
+            max: [max, max, max],
+            value: 1.0,
+        }),
         voxels,
     }
 }
