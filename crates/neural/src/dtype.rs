@@ -197,7 +197,7 @@ pub fn encode_le(dtype: Dtype, values: &[f32]) -> Vec<u8> {
 }
 
 /// A borrowed dense row-major matrix in one of the supported element types:
-/// what `WeightGrid::store` takes.
+/// what [`WeightGrid::store`](crate::WeightGrid::store) takes.
 ///
 /// ```
 /// use half::f16;

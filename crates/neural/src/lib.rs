@@ -10,7 +10,23 @@
 //! - [`SparsityRule`] and [`sparsity`]: thresholds and magnitude pruning.
 //! - [`dtype`] and [`safetensors_io`]: f32 / f16 / bf16 conversion, bit-exact,
 //!   and safetensors reading and writing with typed errors.
+//! - [`WeightGrid`]: every tensor of a plan in one tree — store a dense matrix
+//!   under a [`SparsityRule`], load it back bit-exact, LoRA pairs ([`lora`]),
+//!   gradient steps, sparse mat-vec `W·x` / `Wᵀ·x` from the grid ([`spmv`]),
+//!   safetensors import and export ([`import`]).
 //! - [`CsrMatrix`] and [`DenseMatrix`]: the baselines.
+//!
+//! ```
+//! use sparsevdb_neural::{LayoutPlan, ModelDesc, SparsityRule, WeightGrid};
+//! let desc = ModelDesc::bert(2, 4, 64, 256);
+//! let plan = LayoutPlan::from_model(&desc, &Default::default()).unwrap();
+//! let mut grid = WeightGrid::new(plan);
+//! let name = "encoder.layer.1.intermediate.dense.weight";
+//! let w: Vec<f32> = (0..256 * 64).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+//! grid.store(name, &[256, 64], &w[..], SparsityRule::Sparsity(0.9)).unwrap();
+//! let y = grid.matvec(name, &vec![1.0; 64]).unwrap();
+//! assert_eq!(y.len(), 256);
+//! ```
 //!
 //! Every failure is a [`NeuralError`].
 
@@ -19,13 +35,17 @@ pub mod dense;
 pub mod dtype;
 pub mod error;
 pub mod fold;
+pub mod grid;
+pub mod import;
 pub mod layer;
+pub mod lora;
 pub mod model;
 pub mod morton;
 pub mod names;
 pub mod plan;
 pub mod safetensors_io;
 pub mod sparsity;
+pub mod spmv;
 pub mod synth;
 
 pub use csr::CsrMatrix;
@@ -33,7 +53,10 @@ pub use dense::DenseMatrix;
 pub use dtype::{Dtype, MatrixData};
 pub use error::{NeuralError, Result};
 pub use fold::{Fold, TileShape};
+pub use grid::{StoreReport, TensorMeta, TensorStats, WeightGrid};
+pub use import::{ImportOptions, ImportReport};
 pub use layer::{ClassicLayout, Collision, LayerKind};
+pub use lora::LoraPair;
 pub use model::{Family, ModelDesc, TensorSpec};
 pub use plan::{LayoutPlan, PlanOptions, PlannedTensor, Region};
 pub use sparsity::{Cut, SparsityRule};

@@ -214,8 +214,18 @@ pub fn write_tensors<'a>(
             encode_le(t.dtype, t.values),
         ));
     }
-    let mut views = Vec::with_capacity(owned.len());
-    for (name, dtype, shape, bytes) in &owned {
+    write_encoded(&owned, metadata)
+}
+
+/// Writes tensors already encoded as little-endian bytes of their dtype
+/// (`(name, dtype, shape, bytes)`); sizes are checked by the `safetensors`
+/// crate ([`NeuralError::Safetensors`]).
+pub fn write_encoded(
+    tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<u8>> {
+    let mut views = Vec::with_capacity(tensors.len());
+    for (name, dtype, shape, bytes) in tensors {
         views.push((
             name.as_str(),
             safetensors::tensor::TensorView::new(dtype.to_safetensors(), shape.clone(), bytes)?,

@@ -1,0 +1,1008 @@
+//! [`WeightGrid`]: one sparsevdb tree holding every tensor of a [`LayoutPlan`],
+//! with per-tensor metadata; storing a dense matrix under a sparsity rule and
+//! loading it back to a dense buffer.
+//!
+//! Storage rules: a value is stored (an active voxel) when the rule keeps it
+//! and it is not `+0.0`, the background (see [`Cut::stores`]); stored values
+//! are bit-exact, everything else reads back as `0.0`. A tile of a tiled
+//! tensor whose 512 elements are all stored and bitwise equal becomes one
+//! active tile of the tree instead of a leaf, so a constant matrix costs only
+//! tiles and a zero matrix nothing.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sparsevdb_tree::{Coord, CoordBBox, LeafNode, Node, Tree};
+
+use crate::dense::DenseMatrix;
+use crate::dtype::{Dtype, MatrixData};
+use crate::error::{NeuralError, Result};
+use crate::fold::Fold;
+use crate::morton;
+use crate::plan::{LayoutPlan, PlannedTensor, Region};
+use crate::sparsity::{Cut, SparsityRule};
+
+/// What the grid knows about one tensor besides its place.
+///
+/// ```
+/// use sparsevdb_neural::{LayoutPlan, TensorSpec, WeightGrid, SparsityRule};
+/// let plan = LayoutPlan::from_tensors(&[TensorSpec::new("w", [2, 2])], &Default::default()).unwrap();
+/// let mut g = WeightGrid::new(plan);
+/// assert!(g.meta("w").unwrap().dtype.is_none());
+/// g.store("w", &[2, 2], &[1.0f32, 0.0, 0.0, 2.0][..], SparsityRule::KeepAll).unwrap();
+/// assert_eq!(g.meta("w").unwrap().stored, 2);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TensorMeta {
+    /// The element type the tensor was stored from (`None`: never stored).
+    pub dtype: Option<Dtype>,
+    /// The cut its sparsity rule made.
+    pub cut: Option<Cut>,
+    /// Elements the rule kept (`+0.0` included).
+    pub kept: u64,
+    /// Elements stored: active voxels, tile voxels included.
+    pub stored: u64,
+    /// Leaf-sized active tiles used for constant tiles.
+    pub tiles: u64,
+}
+
+/// What one [`WeightGrid::store`] did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreReport {
+    /// The tensor.
+    pub name: String,
+    /// Its element count.
+    pub len: u64,
+    /// The cut applied.
+    pub cut: Cut,
+    /// Elements the rule kept.
+    pub kept: u64,
+    /// Elements stored (kept and not `+0.0`).
+    pub stored: u64,
+    /// Constant tiles stored as tree tiles.
+    pub tiles: u64,
+}
+
+/// Tree statistics of one tensor's region.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TensorStats {
+    /// Leaves in the region.
+    pub leaves: u64,
+    /// Active tiles (leaf-sized or larger) found at the region's leaf slots.
+    pub tiles: u64,
+    /// Active voxels in those leaves.
+    pub leaf_voxels: u64,
+    /// Bytes of those leaves (`LeafNode::mem_usage`); the internal nodes
+    /// above them are shared between tensors and counted only in
+    /// [`WeightGrid::mem_usage`].
+    pub leaf_bytes: u64,
+}
+
+/// Every tensor of a plan in one tree, with the plan and per-tensor metadata.
+/// Serialisable (serde) as a whole, and validated when read back.
+///
+/// ```
+/// use sparsevdb_neural::{LayoutPlan, ModelDesc, SparsityRule, WeightGrid};
+/// let desc = ModelDesc::bert(1, 2, 64, 128);
+/// let plan = LayoutPlan::from_model(&desc, &Default::default()).unwrap();
+/// let mut grid = WeightGrid::new(plan);
+/// let name = "encoder.layer.0.attention.self.query.weight";
+/// let w: Vec<f32> = (0..64 * 64).map(|i| (i % 7) as f32 - 3.0).collect();
+/// let r = grid.store(name, &[64, 64], &w[..], SparsityRule::Threshold(2.5)).unwrap();
+/// assert_eq!(r.stored, w.iter().filter(|v| v.abs() >= 2.5).count() as u64);
+/// let back = grid.load(name).unwrap();
+/// assert_eq!(back.shape(), [64, 64]);
+/// assert!(back.data().iter().zip(&w).all(|(b, w)| *b == if w.abs() >= 2.5 { *w } else { 0.0 }));
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "GridRepr", into = "GridRepr")]
+pub struct WeightGrid {
+    pub(crate) tree: Tree<f32>,
+    pub(crate) plan: LayoutPlan,
+    pub(crate) meta: Vec<TensorMeta>,
+    pub(crate) metadata: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct GridRepr {
+    plan: LayoutPlan,
+    meta: Vec<TensorMeta>,
+    metadata: BTreeMap<String, String>,
+    tree: Tree<f32>,
+}
+
+impl TryFrom<GridRepr> for WeightGrid {
+    type Error = NeuralError;
+    fn try_from(r: GridRepr) -> Result<Self> {
+        if r.meta.len() != r.plan.len() {
+            return Err(NeuralError::InvalidPlan(format!(
+                "{} metadata entries for {} planned tensors",
+                r.meta.len(),
+                r.plan.len()
+            )));
+        }
+        if r.tree.background().to_bits() != 0 {
+            return Err(NeuralError::InvalidPlan(
+                "the grid's background must be +0.0".into(),
+            ));
+        }
+        Ok(WeightGrid {
+            tree: r.tree,
+            plan: r.plan,
+            meta: r.meta,
+            metadata: r.metadata,
+        })
+    }
+}
+
+impl From<WeightGrid> for GridRepr {
+    fn from(g: WeightGrid) -> Self {
+        GridRepr {
+            plan: g.plan,
+            meta: g.meta,
+            metadata: g.metadata,
+            tree: g.tree,
+        }
+    }
+}
+
+/// The leaf-sized tiles of a tiled tensor: which rows and columns each leaf
+/// holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tiles {
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    /// log2 of the tile width.
+    pub(crate) lc: u32,
+    origin: [i32; 3],
+    n_ti: usize,
+    n_tj: usize,
+}
+
+/// One tile: its leaf's origin and the part of the matrix it holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tile {
+    pub(crate) leaf: Coord,
+    pub(crate) row0: usize,
+    pub(crate) col0: usize,
+    /// Rows of the matrix in this tile (less than the tile height at the
+    /// bottom edge).
+    pub(crate) rows_in: usize,
+    /// Columns of the matrix in this tile.
+    pub(crate) cols_in: usize,
+    /// Whether the tile has no padding.
+    pub(crate) full: bool,
+}
+
+impl Tiles {
+    pub(crate) fn of(t: &PlannedTensor) -> Option<Self> {
+        let Fold::Tiled(shape) = t.fold() else {
+            return None;
+        };
+        Some(Self {
+            rows: t.rows(),
+            cols: t.cols(),
+            lc: shape.cols().trailing_zeros(),
+            origin: t.origin(),
+            n_ti: t.rows().div_ceil(shape.rows() as usize),
+            n_tj: t.cols().div_ceil(shape.cols() as usize),
+        })
+    }
+
+    pub(crate) fn tile_rows(&self) -> usize {
+        512 >> self.lc
+    }
+
+    pub(crate) fn tile_cols(&self) -> usize {
+        1 << self.lc
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Tile> + '_ {
+        let (tr, tc) = (self.tile_rows(), self.tile_cols());
+        (0..self.n_ti).flat_map(move |ti| {
+            (0..self.n_tj).map(move |tj| {
+                let (row0, col0) = (ti * tr, tj * tc);
+                let rows_in = tr.min(self.rows - row0);
+                let cols_in = tc.min(self.cols - col0);
+                Tile {
+                    leaf: Coord::new(
+                        self.origin[0] + 8 * ti as i32,
+                        self.origin[1] + 8 * tj as i32,
+                        self.origin[2],
+                    ),
+                    row0,
+                    col0,
+                    rows_in,
+                    cols_in,
+                    full: rows_in == tr && cols_in == tc,
+                }
+            })
+        })
+    }
+}
+
+/// What a leaf slot of the tree holds.
+pub(crate) enum Block<'a> {
+    Leaf(&'a LeafNode<f32>),
+    /// An active tile covering the whole slot, with its value.
+    Tile(f32),
+}
+
+pub(crate) fn coord(p: [i32; 3]) -> Coord {
+    Coord::new(p[0], p[1], p[2])
+}
+
+fn bbox(r: &Region) -> CoordBBox {
+    CoordBBox::new(coord(r.min), coord(r.max))
+}
+
+/// The leaf slot at `leaf` (a leaf origin): its leaf, an active tile, or
+/// nothing.
+#[inline]
+pub(crate) fn block_at<'a>(
+    acc: &sparsevdb_tree::ValueAccessor<'a, f32>,
+    leaf: Coord,
+) -> Option<Block<'a>> {
+    if let Some(l) = acc.probe_leaf(leaf) {
+        return Some(Block::Leaf(l));
+    }
+    match acc.probe_value(leaf) {
+        (v, true) => Some(Block::Tile(v)),
+        _ => None,
+    }
+}
+
+impl WeightGrid {
+    /// An empty grid for `plan` (background `+0.0`).
+    pub fn new(plan: LayoutPlan) -> Self {
+        let meta = vec![TensorMeta::default(); plan.len()];
+        Self {
+            tree: Tree::new(0.0),
+            plan,
+            meta,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// The layout plan.
+    pub fn plan(&self) -> &LayoutPlan {
+        &self.plan
+    }
+
+    /// The tree (read-only: writes go through the grid so metadata stay
+    /// true).
+    pub fn tree(&self) -> &Tree<f32> {
+        &self.tree
+    }
+
+    /// Free-form metadata (imported from and exported to safetensors'
+    /// `__metadata__`).
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// Free-form metadata, mutable.
+    pub fn metadata_mut(&mut self) -> &mut BTreeMap<String, String> {
+        &mut self.metadata
+    }
+
+    /// The metadata of tensor `name`.
+    pub fn meta(&self, name: &str) -> Result<&TensorMeta> {
+        let i = self.index(name)?;
+        Ok(&self.meta[i])
+    }
+
+    /// Whether tensor `name` has been stored.
+    pub fn is_stored(&self, name: &str) -> bool {
+        self.meta(name).is_ok_and(|m| m.dtype.is_some())
+    }
+
+    /// Bytes the tree holds ([`Tree::mem_usage`]).
+    pub fn mem_usage(&self) -> usize {
+        self.tree.mem_usage()
+    }
+
+    pub(crate) fn index(&self, name: &str) -> Result<usize> {
+        self.plan
+            .index_of(name)
+            .ok_or_else(|| NeuralError::UnknownTensor(name.to_string()))
+    }
+
+    fn check_shape(t: &PlannedTensor, shape: &[usize], len: usize) -> Result<()> {
+        if shape != t.shape() {
+            return Err(NeuralError::ShapeMismatch {
+                name: t.name().to_string(),
+                expected: t.shape().to_vec(),
+                got: shape.to_vec(),
+            });
+        }
+        if len != t.len() {
+            return Err(NeuralError::LengthMismatch {
+                name: t.name().to_string(),
+                expected: t.len(),
+                got: len,
+            });
+        }
+        Ok(())
+    }
+
+    /// Empties the region of tensor `i` if it holds anything.
+    fn clear(&mut self, i: usize) {
+        if self.meta[i].dtype.is_none() {
+            return;
+        }
+        if let Some(r) = self.plan.tensors()[i].region() {
+            self.tree.fill(&bbox(&r), 0.0, false);
+        }
+        self.meta[i] = TensorMeta::default();
+    }
+
+    /// Removes tensor `name` from the grid (its region reads 0 again).
+    pub fn remove(&mut self, name: &str) -> Result<()> {
+        let i = self.index(name)?;
+        self.clear(i);
+        Ok(())
+    }
+
+    /// Stores the dense row-major tensor `name` of `shape` under `rule`,
+    /// replacing what was stored there. `shape` must be the planned shape
+    /// ([`NeuralError::ShapeMismatch`]) and `data` hold its elements
+    /// ([`NeuralError::LengthMismatch`]); f16 and bf16 data are widened
+    /// exactly and remembered for export.
+    pub fn store<'a>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        data: impl Into<MatrixData<'a>>,
+        rule: SparsityRule,
+    ) -> Result<StoreReport> {
+        let data = data.into();
+        let i = self.index(name)?;
+        let t = &self.plan.tensors()[i];
+        Self::check_shape(t, shape, data.len())?;
+        let values = data.to_f32_vec();
+        let cut = rule.cut(&values)?;
+        self.store_values(i, &values, cut, data.dtype())
+    }
+
+    pub(crate) fn store_values(
+        &mut self,
+        i: usize,
+        values: &[f32],
+        cut: Cut,
+        dtype: Dtype,
+    ) -> Result<StoreReport> {
+        self.clear(i);
+        let t = self.plan.tensors()[i].clone();
+        let kept = values.iter().filter(|&&w| cut.keeps(w)).count() as u64;
+        let (mut stored, mut tiles) = (0u64, 0u64);
+        let cols = t.cols();
+        if let Some(geom) = Tiles::of(&t) {
+            let lc = geom.lc;
+            let mut constant = Vec::new();
+            for tile in geom.iter().filter(|tile| tile.full) {
+                let first = values[tile.row0 * cols + tile.col0];
+                if !cut.stores(first) {
+                    continue;
+                }
+                let uniform = (0..tile.rows_in).all(|i| {
+                    let row = &values[(tile.row0 + i) * cols + tile.col0..][..tile.cols_in];
+                    row.iter().all(|w| w.to_bits() == first.to_bits())
+                });
+                if uniform {
+                    constant.push((tile.leaf, first));
+                }
+            }
+            for &(leaf, v) in &constant {
+                let max = Coord::new(leaf.x + 7, leaf.y + 7, leaf.z + 7);
+                self.tree.fill(&CoordBBox::new(leaf, max), v, true);
+            }
+            tiles = constant.len() as u64;
+            stored += 512 * tiles;
+            let mut constant = constant.into_iter().map(|(c, _)| c).peekable();
+            let mut acc = self.tree.accessor_mut();
+            for tile in geom.iter() {
+                if constant.peek() == Some(&tile.leaf) {
+                    constant.next();
+                    continue;
+                }
+                for i in 0..tile.rows_in {
+                    let row = &values[(tile.row0 + i) * cols + tile.col0..][..tile.cols_in];
+                    for (j, &w) in row.iter().enumerate() {
+                        if cut.stores(w) {
+                            let l = LeafNode::<f32>::offset_to_local((i << lc) | j);
+                            acc.set_value(
+                                Coord::new(tile.leaf.x + l.x, tile.leaf.y + l.y, tile.leaf.z + l.z),
+                                w,
+                            );
+                            stored += 1;
+                        }
+                    }
+                }
+            }
+        } else {
+            let mut acc = self.tree.accessor_mut();
+            for (n, &w) in values.iter().enumerate() {
+                if cut.stores(w) {
+                    let (r, c) = (n / cols.max(1), n % cols.max(1));
+                    acc.set_value(coord(t.coord(r, c)), w);
+                    stored += 1;
+                }
+            }
+        }
+        self.meta[i] = TensorMeta {
+            dtype: Some(dtype),
+            cut: Some(cut),
+            kept,
+            stored,
+            tiles,
+        };
+        Ok(StoreReport {
+            name: t.name().to_string(),
+            len: t.len() as u64,
+            cut,
+            kept,
+            stored,
+            tiles,
+        })
+    }
+
+    /// Stores tensor `name` from `(row, col, value)` entries (a sparse
+    /// matrix, e.g. a CSR or COO export), every entry kept; entries are
+    /// inserted in Morton order of their voxels (a bulk build that touches
+    /// each leaf once), and a later duplicate overwrites an earlier one.
+    /// An entry outside the matrix is [`NeuralError::OutOfRange`].
+    ///
+    /// ```
+    /// use sparsevdb_neural::{LayoutPlan, TensorSpec, WeightGrid};
+    /// let plan = LayoutPlan::from_tensors(&[TensorSpec::new("w", [100, 100])], &Default::default()).unwrap();
+    /// let mut g = WeightGrid::new(plan);
+    /// g.store_entries("w", &[100, 100], vec![(3, 4, 1.5), (99, 0, -2.0), (3, 4, 2.5)]).unwrap();
+    /// assert_eq!(g.get("w", 3, 4).unwrap(), 2.5);
+    /// assert_eq!(g.meta("w").unwrap().stored, 2);
+    /// assert!(g.store_entries("w", &[100, 100], vec![(100, 0, 1.0)]).is_err());
+    /// ```
+    pub fn store_entries(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        mut entries: Vec<(usize, usize, f32)>,
+    ) -> Result<StoreReport> {
+        let i = self.index(name)?;
+        let t = self.plan.tensors()[i].clone();
+        Self::check_shape(&t, shape, t.len())?;
+        if let Some(&(r, c, _)) = entries
+            .iter()
+            .find(|&&(r, c, _)| r >= t.rows() || c >= t.cols())
+        {
+            return Err(NeuralError::OutOfRange(format!(
+                "entry ({r}, {c}) outside the {} x {} tensor `{name}`",
+                t.rows(),
+                t.cols()
+            )));
+        }
+        self.clear(i);
+        morton::sort_by_morton(&mut entries, |&(r, c, _)| t.coord(r, c));
+        let mut acc = self.tree.accessor_mut();
+        for &(r, c, w) in &entries {
+            acc.set_value(coord(t.coord(r, c)), w);
+        }
+        entries.dedup_by_key(|e| (e.0, e.1));
+        let stored = entries.len() as u64;
+        self.meta[i] = TensorMeta {
+            dtype: Some(Dtype::F32),
+            cut: Some(Cut::All),
+            kept: stored,
+            stored,
+            tiles: 0,
+        };
+        Ok(StoreReport {
+            name: name.to_string(),
+            len: t.len() as u64,
+            cut: Cut::All,
+            kept: stored,
+            stored,
+            tiles: 0,
+        })
+    }
+
+    /// Calls `f(row, col, value)` for every stored element of tensor `t`
+    /// (tile elements included), leaf by leaf.
+    pub(crate) fn for_each_stored(&self, t: &PlannedTensor, mut f: impl FnMut(usize, usize, f32)) {
+        let acc = self.tree.accessor();
+        if let Some(geom) = Tiles::of(t) {
+            let (lc, tcm) = (geom.lc, geom.tile_cols() - 1);
+            for tile in geom.iter() {
+                match block_at(&acc, tile.leaf) {
+                    Some(Block::Leaf(leaf)) => {
+                        for (n, w) in leaf.iter_on() {
+                            let (i, j) = (n >> lc, n & tcm);
+                            if i < tile.rows_in && j < tile.cols_in {
+                                f(tile.row0 + i, tile.col0 + j, w);
+                            }
+                        }
+                    }
+                    Some(Block::Tile(v)) => {
+                        for i in 0..tile.rows_in {
+                            for j in 0..tile.cols_in {
+                                f(tile.row0 + i, tile.col0 + j, v);
+                            }
+                        }
+                    }
+                    None => {}
+                }
+            }
+            return;
+        }
+        // Any other fold: visit the leaf slots the region touches.
+        let Some(r) = t.region() else { return };
+        let lo = r.min.map(|v| v & !7);
+        let mut x = i64::from(lo[0]);
+        while x <= i64::from(r.max[0]) {
+            let mut y = i64::from(lo[1]);
+            while y <= i64::from(r.max[1]) {
+                let mut z = i64::from(lo[2]);
+                while z <= i64::from(r.max[2]) {
+                    let leaf = Coord::new(x as i32, y as i32, z as i32);
+                    match block_at(&acc, leaf) {
+                        Some(Block::Leaf(l)) => {
+                            for (n, w) in l.iter_on() {
+                                let p = l.offset_to_global(n);
+                                if let Some((row, col)) = t.element_at(p.to_array()) {
+                                    f(row, col, w);
+                                }
+                            }
+                        }
+                        Some(Block::Tile(v)) => {
+                            for n in 0..512 {
+                                let p = LeafNode::<f32>::offset_to_local(n);
+                                let g = [leaf.x + p.x, leaf.y + p.y, leaf.z + p.z];
+                                if let Some((row, col)) = t.element_at(g) {
+                                    f(row, col, v);
+                                }
+                            }
+                        }
+                        None => {}
+                    }
+                    z += 8;
+                }
+                y += 8;
+            }
+            x += 8;
+        }
+    }
+
+    /// Loads tensor `name` back to a dense row-major matrix of its shape:
+    /// stored values bit-exact, everything else `0.0`.
+    pub fn load(&self, name: &str) -> Result<DenseMatrix> {
+        let t = self.plan.tensor(name)?;
+        let cols = t.cols();
+        let mut out = vec![0.0f32; t.len()];
+        if let Some(geom) = Tiles::of(t) {
+            // Fast path for full leaves: copy the tile's rows straight from
+            // the leaf buffer, masked by the active bits.
+            let acc = self.tree.accessor();
+            let lc = geom.lc;
+            for tile in geom.iter() {
+                match block_at(&acc, tile.leaf) {
+                    Some(Block::Leaf(leaf)) => {
+                        let vals = leaf.values();
+                        let mask = leaf.value_mask();
+                        let all_on = mask.is_all_on();
+                        for i in 0..tile.rows_in {
+                            let dst =
+                                &mut out[(tile.row0 + i) * cols + tile.col0..][..tile.cols_in];
+                            let base = i << lc;
+                            if all_on {
+                                dst.copy_from_slice(&vals[base..base + tile.cols_in]);
+                            } else {
+                                for (j, d) in dst.iter_mut().enumerate() {
+                                    if mask.is_on(base + j) {
+                                        *d = vals[base + j];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Some(Block::Tile(v)) => {
+                        for i in 0..tile.rows_in {
+                            out[(tile.row0 + i) * cols + tile.col0..][..tile.cols_in].fill(v);
+                        }
+                    }
+                    None => {}
+                }
+            }
+        } else {
+            self.for_each_stored(t, |r, c, w| out[r * cols + c] = w);
+        }
+        DenseMatrix::new(t.shape().to_vec(), out)
+    }
+
+    /// The value of element `(row, col)` of tensor `name` (`0.0` when not
+    /// stored); [`NeuralError::OutOfRange`] outside the matrix.
+    pub fn get(&self, name: &str, row: usize, col: usize) -> Result<f32> {
+        let t = self.plan.tensor(name)?;
+        if row >= t.rows() || col >= t.cols() {
+            return Err(NeuralError::OutOfRange(format!(
+                "({row}, {col}) outside the {} x {} tensor `{name}`",
+                t.rows(),
+                t.cols()
+            )));
+        }
+        Ok(match self.tree.probe_value(coord(t.coord(row, col))) {
+            (v, true) => v,
+            _ => 0.0,
+        })
+    }
+
+    /// Number of stored elements of tensor `name`, counted in the tree.
+    pub fn nnz(&self, name: &str) -> Result<u64> {
+        let t = self.plan.tensor(name)?;
+        let mut n = 0u64;
+        self.for_each_stored(t, |_, _, _| n += 1);
+        Ok(n)
+    }
+
+    /// Leaves, tiles and leaf bytes of tensor `name`'s region.
+    pub fn tensor_stats(&self, name: &str) -> Result<TensorStats> {
+        let t = self.plan.tensor(name)?;
+        let mut s = TensorStats::default();
+        let acc = self.tree.accessor();
+        let Some(r) = t.region() else { return Ok(s) };
+        let lo = r.min.map(|v| v & !7);
+        let mut x = i64::from(lo[0]);
+        while x <= i64::from(r.max[0]) {
+            let mut y = i64::from(lo[1]);
+            while y <= i64::from(r.max[1]) {
+                let mut z = i64::from(lo[2]);
+                while z <= i64::from(r.max[2]) {
+                    match block_at(&acc, Coord::new(x as i32, y as i32, z as i32)) {
+                        Some(Block::Leaf(l)) => {
+                            s.leaves += 1;
+                            s.leaf_voxels += l.active_count() as u64;
+                            s.leaf_bytes += l.mem_usage() as u64;
+                        }
+                        Some(Block::Tile(_)) => s.tiles += 1,
+                        None => {}
+                    }
+                    z += 8;
+                }
+                y += 8;
+            }
+            x += 8;
+        }
+        Ok(s)
+    }
+
+    /// Subtracts `lr · g` from every stored weight, `g` being the gradient
+    /// stored at the same voxel of `grad` (a grid over the same plan; an
+    /// unstored gradient counts as 0). Pruned weights stay pruned: the
+    /// sparsity pattern is kept. Leaves are updated in place; a constant tile
+    /// hit by a non-zero gradient is split into voxels.
+    ///
+    /// ```
+    /// use sparsevdb_neural::{LayoutPlan, TensorSpec, WeightGrid, SparsityRule};
+    /// let plan = LayoutPlan::from_tensors(&[TensorSpec::new("w", [1, 3])], &Default::default()).unwrap();
+    /// let mut w = WeightGrid::new(plan.clone());
+    /// w.store("w", &[1, 3], &[1.0f32, 0.0, 3.0][..], SparsityRule::KeepAll).unwrap();
+    /// let mut g = WeightGrid::new(plan);
+    /// g.store("w", &[1, 3], &[0.5f32, 0.5, 0.5][..], SparsityRule::KeepAll).unwrap();
+    /// w.apply_gradient(&g, 2.0).unwrap();
+    /// assert_eq!(w.load("w").unwrap().data(), [0.0, 0.0, 2.0]);
+    /// ```
+    pub fn apply_gradient(&mut self, grad: &WeightGrid, lr: f32) -> Result<()> {
+        if grad.plan != self.plan {
+            return Err(NeuralError::InvalidPlan(
+                "the gradient grid has another layout plan".into(),
+            ));
+        }
+        let gacc = grad.tree.accessor();
+        // Active tiles of the weights are collected before the leaves are
+        // updated, and split afterwards (splitting makes new leaves, which
+        // must not be updated twice).
+        let tiles: Vec<(CoordBBox, f32)> = self
+            .tree
+            .iter_on()
+            .filter(|item| item.is_tile())
+            .map(|item| (item.bbox(), item.value()))
+            .collect();
+        for leaf in self.tree.leaves_mut() {
+            if leaf.is_inactive() {
+                continue;
+            }
+            let on: Vec<usize> = leaf.value_mask().iter_on().collect();
+            match block_at(&gacc, leaf.origin()) {
+                Some(Block::Leaf(g)) => {
+                    let gv = g.values();
+                    let vals = leaf.values_mut();
+                    for n in on {
+                        if g.is_on_at(n) {
+                            vals[n] -= lr * gv[n];
+                        }
+                    }
+                }
+                Some(Block::Tile(gt)) => {
+                    let vals = leaf.values_mut();
+                    for n in on {
+                        vals[n] -= lr * gt;
+                    }
+                }
+                None => {}
+            }
+        }
+        if !tiles.is_empty() {
+            let mut acc = self.tree.accessor_mut();
+            for (b, v) in tiles {
+                for c in b.iter() {
+                    if let (g, true) = gacc.probe_value(c) {
+                        if g != 0.0 {
+                            acc.set_value_only(c, v - lr * g);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::PlanOptions;
+    use crate::{Fold, ModelDesc, TensorSpec, TileShape};
+    use half::{bf16, f16};
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut r = crate::synth::SplitMix64::new(seed);
+        (0..n).map(|_| r.normalish(0.1)).collect()
+    }
+
+    fn one(name: &str, shape: &[usize], tile: Option<TileShape>) -> WeightGrid {
+        let opts = PlanOptions {
+            tile,
+            ..Default::default()
+        };
+        WeightGrid::new(LayoutPlan::from_tensors(&[TensorSpec::new(name, shape)], &opts).unwrap())
+    }
+
+    #[test]
+    fn roundtrip_every_tile_shape_and_rule() {
+        for tile in TileShape::all() {
+            for (rows, cols) in [(37, 91), (8, 64), (1, 700), (130, 3)] {
+                let w = values(rows * cols, (rows * 1000 + cols) as u64);
+                let mut g = one("w", &[rows, cols], Some(tile));
+                for rule in [
+                    SparsityRule::KeepAll,
+                    SparsityRule::Threshold(0.1),
+                    SparsityRule::Sparsity(0.9),
+                    SparsityRule::Sparsity(1.0),
+                ] {
+                    let rep = g.store("w", &[rows, cols], &w[..], rule).unwrap();
+                    let cut = rule.cut(&w).unwrap();
+                    let back = g.load("w").unwrap();
+                    for (b, &x) in back.data().iter().zip(&w) {
+                        let expect = if cut.keeps(x) { x } else { 0.0 };
+                        assert_eq!(b.to_bits(), expect.to_bits());
+                    }
+                    assert_eq!(rep.stored, g.nnz("w").unwrap());
+                    assert_eq!(
+                        rep.stored,
+                        w.iter().filter(|&&x| cut.stores(x)).count() as u64
+                    );
+                    assert_eq!(g.tree().active_voxel_count(), rep.stored);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn zero_and_constant_matrices() {
+        let mut g = one("w", &[64, 64], None);
+        let empty = g.mem_usage();
+        g.store(
+            "w",
+            &[64, 64],
+            &vec![0.0f32; 4096][..],
+            SparsityRule::KeepAll,
+        )
+        .unwrap();
+        assert_eq!(g.tree().leaf_count(), 0);
+        assert_eq!(g.mem_usage(), empty);
+        g.store(
+            "w",
+            &[64, 64],
+            &vec![0.25f32; 4096][..],
+            SparsityRule::KeepAll,
+        )
+        .unwrap();
+        assert_eq!(g.tree().leaf_count(), 0);
+        assert_eq!(g.tree().active_tile_count(), 8);
+        assert_eq!(g.meta("w").unwrap().tiles, 8);
+        assert!(g.load("w").unwrap().data().iter().all(|&v| v == 0.25));
+        assert_eq!(g.nnz("w").unwrap(), 4096);
+        // a constant matrix with a ragged edge: full tiles are tiles, the edge is voxels
+        let mut h = one("w", &[9, 64], None);
+        h.store(
+            "w",
+            &[9, 64],
+            &vec![-1.0f32; 9 * 64][..],
+            SparsityRule::KeepAll,
+        )
+        .unwrap();
+        assert_eq!(h.load("w").unwrap().data(), vec![-1.0; 9 * 64]);
+    }
+
+    #[test]
+    fn negative_zero_and_nan_survive() {
+        let mut g = one("w", &[2, 2], None);
+        let w = [-0.0f32, 0.0, f32::from_bits(0x7f80_0001), 1.0];
+        g.store("w", &[2, 2], &w[..], SparsityRule::KeepAll)
+            .unwrap();
+        let back = g.load("w").unwrap();
+        assert_eq!(
+            back.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            w.map(f32::to_bits)
+        );
+        assert_eq!(g.meta("w").unwrap().stored, 3);
+    }
+
+    #[test]
+    fn half_inputs_are_exact() {
+        let w = values(300, 4);
+        let h: Vec<f16> = w.iter().map(|&v| f16::from_f32(v)).collect();
+        let b: Vec<bf16> = w.iter().map(|&v| bf16::from_f32(v)).collect();
+        let mut g = one("w", &[10, 30], None);
+        g.store("w", &[10, 30], &h[..], SparsityRule::KeepAll)
+            .unwrap();
+        assert_eq!(g.meta("w").unwrap().dtype, Some(Dtype::F16));
+        assert!(g
+            .load("w")
+            .unwrap()
+            .data()
+            .iter()
+            .zip(&h)
+            .all(|(a, b)| *a == b.to_f32()));
+        g.store("w", &[10, 30], &b[..], SparsityRule::KeepAll)
+            .unwrap();
+        assert!(g
+            .load("w")
+            .unwrap()
+            .data()
+            .iter()
+            .zip(&b)
+            .all(|(a, b)| *a == b.to_f32()));
+    }
+
+    #[test]
+    fn restoring_replaces_and_neighbours_are_untouched() {
+        let plan =
+            LayoutPlan::from_model(&ModelDesc::bert(1, 2, 64, 128), &Default::default()).unwrap();
+        let mut g = WeightGrid::new(plan);
+        let q = "encoder.layer.0.attention.self.query.weight";
+        let k = "encoder.layer.0.attention.self.key.weight";
+        let wq = values(64 * 64, 1);
+        let wk = values(64 * 64, 2);
+        g.store(q, &[64, 64], &wq[..], SparsityRule::KeepAll)
+            .unwrap();
+        g.store(k, &[64, 64], &wk[..], SparsityRule::KeepAll)
+            .unwrap();
+        g.store(q, &[64, 64], &wq[..], SparsityRule::Sparsity(0.99))
+            .unwrap();
+        assert_eq!(g.load(k).unwrap().data(), &wk[..]);
+        assert_eq!(g.nnz(q).unwrap(), 41);
+        g.remove(q).unwrap();
+        assert_eq!(g.nnz(q).unwrap(), 0);
+        assert!(!g.is_stored(q));
+    }
+
+    #[test]
+    fn bad_input_is_typed() {
+        let mut g = one("w", &[4, 4], None);
+        let w = [0.5f32; 16];
+        assert!(matches!(
+            g.store("v", &[4, 4], &w[..], SparsityRule::KeepAll),
+            Err(NeuralError::UnknownTensor(_))
+        ));
+        assert!(matches!(
+            g.store("w", &[2, 8], &w[..], SparsityRule::KeepAll),
+            Err(NeuralError::ShapeMismatch { .. })
+        ));
+        assert!(matches!(
+            g.store("w", &[4, 4], &w[..15], SparsityRule::KeepAll),
+            Err(NeuralError::LengthMismatch { .. })
+        ));
+        assert!(matches!(
+            g.store("w", &[4, 4], &w[..], SparsityRule::Sparsity(2.0)),
+            Err(NeuralError::InvalidSparsity(_))
+        ));
+        assert!(matches!(g.load("nope"), Err(NeuralError::UnknownTensor(_))));
+        assert!(matches!(g.get("w", 4, 0), Err(NeuralError::OutOfRange(_))));
+    }
+
+    #[test]
+    fn classic_plan_grids_work_too() {
+        let desc = ModelDesc::bert(1, 4, 32, 64);
+        let plan = LayoutPlan::classic(&desc).unwrap();
+        let mut g = WeightGrid::new(plan.clone());
+        for t in plan.tensors() {
+            assert!(matches!(t.fold(), Fold::Slices { .. }));
+            let w = values(t.len(), t.len() as u64);
+            g.store(t.name(), t.shape(), &w[..], SparsityRule::Sparsity(0.5))
+                .unwrap();
+            let cut = SparsityRule::Sparsity(0.5).cut(&w).unwrap();
+            let back = g.load(t.name()).unwrap();
+            assert!(back
+                .data()
+                .iter()
+                .zip(&w)
+                .all(|(b, &x)| *b == if cut.keeps(x) { x } else { 0.0 }));
+        }
+    }
+
+    #[test]
+    fn gradient_steps() {
+        let plan = LayoutPlan::from_tensors(&[TensorSpec::new("w", [16, 64])], &Default::default())
+            .unwrap();
+        let w = values(1024, 9);
+        let gr = values(1024, 10);
+        let mut wg = WeightGrid::new(plan.clone());
+        wg.store("w", &[16, 64], &w[..], SparsityRule::Sparsity(0.5))
+            .unwrap();
+        let mut gg = WeightGrid::new(plan.clone());
+        gg.store("w", &[16, 64], &gr[..], SparsityRule::KeepAll)
+            .unwrap();
+        let before = wg.load("w").unwrap();
+        wg.apply_gradient(&gg, 0.1).unwrap();
+        let after = wg.load("w").unwrap();
+        for ((&b, &a), &g) in before.data().iter().zip(after.data()).zip(&gr) {
+            let expect = if b == 0.0 { 0.0 } else { b - 0.1 * g };
+            assert_eq!(a, expect);
+        }
+        // constant tiles are split when touched
+        let mut cg = WeightGrid::new(plan.clone());
+        cg.store(
+            "w",
+            &[16, 64],
+            &vec![1.0f32; 1024][..],
+            SparsityRule::KeepAll,
+        )
+        .unwrap();
+        assert_eq!(cg.tree().leaf_count(), 0);
+        cg.apply_gradient(&gg, 1.0).unwrap();
+        assert!(cg
+            .load("w")
+            .unwrap()
+            .data()
+            .iter()
+            .zip(&gr)
+            .all(|(a, g)| *a == 1.0 - g));
+        // another plan is refused
+        let other = WeightGrid::new(
+            LayoutPlan::from_tensors(&[TensorSpec::new("x", [1])], &Default::default()).unwrap(),
+        );
+        assert!(matches!(
+            wg.apply_gradient(&other, 1.0),
+            Err(NeuralError::InvalidPlan(_))
+        ));
+    }
+
+    #[test]
+    fn serde_roundtrip() {
+        let mut g = one("w", &[20, 20], None);
+        g.store(
+            "w",
+            &[20, 20],
+            &values(400, 3)[..],
+            SparsityRule::Sparsity(0.7),
+        )
+        .unwrap();
+        let json = serde_json::to_string(&g).unwrap();
+        let back: WeightGrid = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.load("w").unwrap(), g.load("w").unwrap());
+        assert_eq!(back.meta("w").unwrap(), g.meta("w").unwrap());
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["meta"] = serde_json::json!([]);
+        assert!(serde_json::from_value::<WeightGrid>(v).is_err());
+    }
+}
