@@ -4,21 +4,21 @@
 //! How each op maps onto the tree:
 //! * build: `tiles` first `fill`s its box (active tiles), then every voxel goes
 //!   through `accessor_mut().set_value` in generation order.
+//! * memory: live bytes of the counting allocator around the last timed `build`
+//!   run; the tree's own `mem_usage()` is printed beside it. That tree then serves
+//!   the reads and iterate.
 //! * reads: `accessor().get_value` summed in f64.
 //! * iterate: `iter_on()`, each item weighted by `voxel_count()` (one item per tile).
-//! * memory: live bytes of the counting allocator after build minus before; the
-//!   tree's own `mem_usage()` is printed beside it.
-//! * combine: `comp_sum(&b)` (B is borrowed and left intact, unlike OpenVDB); A is
-//!   rebuilt for every run (untimed), as in the OpenVDB anchor, or with
-//!   `OpSet::fresh_trees` false (`--quick`) cloned from the tree `build` made. Only with the cargo
-//!   feature `tree-combine` until `Tree::comp_sum` exists; without it the op is
-//!   reported as not available.
+//! * combine: `comp_sum(&b)` (B is borrowed and left intact, unlike OpenVDB). A is
+//!   rebuilt for every run (untimed), as in the OpenVDB anchor; with
+//!   `OpSet::fresh_trees` false (`--quick`) it is a clone of the tree `build` made.
+//!   Only with the cargo feature `tree-combine` until `Tree::comp_sum` exists;
+//!   without it the op is reported as not available.
 //! * prune: the leaves with an even index in `leaves_mut()` order (OpenVDB's, which
 //!   is checked against [`leaf_order_key`]) get `LeafNode::fill_all(background,
-//!   false)` (OpenVDB `LeafNode::fill(0, false)`; on a freshly built tree, or a
-//!   clone as for combine; untimed), then `prune(0.0)` is timed.
-//! * memory: measured around the last timed `build` run; that tree then serves the
-//!   reads and iterate.
+//!   false)` (OpenVDB `LeafNode::fill(0, false)`; untimed), then `prune(0.0)` is
+//!   timed. The tree is built afresh for every run; with `OpSet::fresh_trees` false
+//!   the first run takes the tree `build` made (prune is the last op).
 
 use sparsevdb_tree::{Coord as TreeCoord, CoordBBox, Tree};
 
@@ -228,19 +228,21 @@ pub fn bench_tree(
         ),
     ));
 
-    // A fresh tree per run of combine and prune (as the OpenVDB anchor does), or a
-    // clone of the one built above (faster; its nodes may lie closer in memory).
+    // A fresh tree per run of combine and prune (as the OpenVDB anchor does), or
+    // (`fresh_trees` false) a clone of the one built above for combine and that tree
+    // itself for the first run of prune, the last op (faster; a clone's nodes may lie
+    // closer in memory than a build's).
     let mem_before = tree.mem_usage();
-    let keep = if ops.fresh_trees {
+    let mut keep = if ops.fresh_trees {
         drop(tree); // the sparse workloads' trees take gigabytes
         None
     } else {
         Some(tree)
     };
-    let fresh = || keep.as_ref().map_or_else(|| build(&d.a), FloatTree::clone);
 
     if ops.combine {
         progress("combine");
+        let fresh = || keep.as_ref().map_or_else(|| build(&d.a), FloatTree::clone);
         out.push(bench_combine(d, timing, &fresh));
     }
 
@@ -249,7 +251,7 @@ pub fn bench_tree(
         let m = timing.measure(
             || {
                 let before = live_bytes();
-                let mut t = fresh();
+                let mut t = keep.take().unwrap_or_else(|| build(&d.a));
                 let active_before = t.active_voxel_count();
                 let leaves = clear_even_leaves(&mut t);
                 let cleared = active_before - t.active_voxel_count();

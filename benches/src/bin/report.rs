@@ -42,9 +42,10 @@ static ALLOC: CountingAlloc = CountingAlloc;
     about = "Standard workloads on sparsevdb, std HashMap, AHashMap (and OpenVDB): a markdown table"
 )]
 struct Args {
-    /// Quick look: no warm-up and one timed run per op, and the trees for combine
-    /// and prune are clones of the built one instead of fresh builds (figures are
-    /// indicative only; the standard is a warm-up and the median of 5 runs).
+    /// Quick look: no warm-up and one timed run per op; combine runs on a clone of
+    /// the tree `build` made and prune on that tree itself, instead of fresh builds
+    /// (figures are indicative only; the standard is a warm-up and the median of 5
+    /// runs on fresh trees).
     #[arg(long)]
     quick: bool,
 
@@ -343,7 +344,7 @@ fn header(out: &mut String, args: &Args, timing: &Timing, names: &[&str], load_b
         timing.warmup,
         timing.runs,
         if args.quick {
-            " (--quick: combine and prune run on clones of the built tree, not fresh builds)"
+            " (--quick: the tree's combine and prune run on a clone of the built tree and on the built tree, not on fresh builds)"
         } else {
             ""
         }
