@@ -21,11 +21,20 @@ use crate::{Coord, CoordBBox, Value};
 pub struct LeafNode<T, const LOG2: u32 = 3> {
     pub(crate) origin: Coord,
     pub(crate) value_mask: Mask<LOG2>,
-    pub(crate) values: Box<[T]>,
+    /// The voxel values, inline so that a leaf is one allocation (mask and value of a
+    /// voxel are fetched in parallel). Only the first `NUM_VALUES` are used; that is
+    /// all of them for the standard `LOG2 = 3`.
+    pub(crate) values: [T; MAX_LEAF_VALUES],
 }
 
+/// Capacity of a leaf's inline value array: the voxel count of an 8³ leaf.
+pub(crate) const MAX_LEAF_VALUES: usize = 512;
+
 impl<T: Value, const LOG2: u32> LeafNode<T, LOG2> {
-    const CHECK_LOG2: () = assert!(LOG2 >= 1 && LOG2 <= 3, "leaf LOG2 must be 1, 2 or 3");
+    const CHECK_LOG2: () = assert!(
+        LOG2 >= 1 && (1usize << (3 * LOG2)) <= MAX_LEAF_VALUES,
+        "leaf LOG2 must be 1, 2 or 3"
+    );
     const DIM_MASK: i32 = (1 << LOG2) - 1;
 
     /// The leaf's origin (its minimum corner).
@@ -73,13 +82,13 @@ impl<T: Value, const LOG2: u32> LeafNode<T, LOG2> {
     /// All voxel values in offset order.
     #[inline]
     pub fn values(&self) -> &[T] {
-        &self.values
+        &self.values[..Self::NUM_VALUES]
     }
 
     /// All voxel values in offset order, mutably (states are not changed).
     #[inline]
     pub fn values_mut(&mut self) -> &mut [T] {
-        &mut self.values
+        &mut self.values[..Self::NUM_VALUES]
     }
 
     /// Value at offset `n`.
@@ -160,7 +169,7 @@ impl<T: Value, const LOG2: u32> Node for LeafNode<T, LOG2> {
         LeafNode {
             origin: origin.mask(!Self::DIM_MASK),
             value_mask: Mask::new(active),
-            values: vec![value; Self::NUM_VALUES].into_boxed_slice(),
+            values: [value; MAX_LEAF_VALUES],
         }
     }
 
@@ -228,17 +237,17 @@ impl<T: Value, const LOG2: u32> Node for LeafNode<T, LOG2> {
 
     fn prune_tolerance(&mut self, tol: T) -> Option<(T, bool)> {
         let state = self.value_mask.constant_state()?;
-        if !within_tolerance(self.values.iter().copied(), tol) {
+        if !within_tolerance(self.values().iter().copied(), tol) {
             return None;
         }
-        let mut scratch = self.values.to_vec();
+        let mut scratch = self.values().to_vec();
         Some((lower_median(&mut scratch), state))
     }
 
     fn prune_first_value(&mut self, tol: T) -> Option<(T, bool)> {
         let state = self.value_mask.constant_state()?;
         let first = self.values[0];
-        self.values
+        self.values()
             .iter()
             .all(|&v| approx_equal_tol(v, first, tol))
             .then_some((first, state))
@@ -328,9 +337,7 @@ impl<T: Value, const LOG2: u32> Node for LeafNode<T, LOG2> {
     }
 
     fn mem_usage(&self) -> usize {
-        core::mem::size_of::<Self>()
-            + self.values.len() * core::mem::size_of::<T>()
-            + self.value_mask.heap_bytes()
+        core::mem::size_of::<Self>() + self.value_mask.heap_bytes()
     }
 
     fn validate(&self) -> Result<(), ValidationError> {
@@ -341,9 +348,6 @@ impl<T: Value, const LOG2: u32> Node for LeafNode<T, LOG2> {
         };
         if self.origin.mask(!Self::DIM_MASK) != self.origin {
             return Err(err("origin not aligned to the leaf grid"));
-        }
-        if self.values.len() != Self::NUM_VALUES {
-            return Err(err("value buffer has the wrong length"));
         }
         Ok(())
     }

@@ -94,7 +94,7 @@ where
                     leaves.push(LeafRepr {
                         origin: leaf.origin,
                         mask: leaf.value_mask.words().to_vec(),
-                        values: leaf.values.to_vec(),
+                        values: leaf.values().to_vec(),
                     });
                 }
             }
@@ -122,6 +122,7 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32>(
             [L2, L1, L0]
         ));
     }
+    let repr_background = repr.background;
     let mut tree = Tree::<T, L2, L1, L0>::with_background(repr.background);
     let root: &mut RootNode<Up<T, L2, L1, L0>> = &mut tree.root;
     for (key, v, on) in repr.root_tiles {
@@ -217,14 +218,10 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32>(
         if lower.child(slot).is_some() || explicit_lower[&lower_origin].contains(&(slot as u32)) {
             return Err(format!("leaf {origin} overlaps another leaf or tile"));
         }
-        lower.set_child(
-            slot,
-            Box::new(LeafNode {
-                origin,
-                value_mask: mask,
-                values: leaf.values.into_boxed_slice(),
-            }),
-        );
+        let mut node = LeafNode::<T, L0>::new_filled(origin, repr_background, false);
+        node.value_mask = mask;
+        node.values_mut().copy_from_slice(&leaf.values);
+        lower.set_child(slot, Box::new(node));
     }
     tree.validate().map_err(|e| e.to_string())?;
     Ok(tree)
