@@ -90,9 +90,7 @@ fn run() -> BoxResult<()> {
 
 /// The model's tensors, a line saying where they came from, and the LoRA
 /// file next to them if there is one.
-fn load_model(
-    arg: Option<PathBuf>,
-) -> Result<(Vec<Tensor>, String, Option<PathBuf>), Box<dyn std::error::Error>> {
+fn load_model(arg: Option<PathBuf>) -> BoxResult<Loaded> {
     let file_in = |dir: &Path| -> Option<PathBuf> {
         let f = dir.join(MODEL);
         f.exists().then_some(f)
