@@ -17,7 +17,7 @@ use sparsevdb_tree::{Coord, CoordBBox, LeafNode, Node, Tree};
 use crate::dense::DenseMatrix;
 use crate::dtype::{Dtype, MatrixData};
 use crate::error::{NeuralError, Result};
-use crate::fold::Fold;
+use crate::fold::{slot_to_leaf, Fold};
 use crate::morton;
 use crate::plan::{LayoutPlan, PlannedTensor, Region};
 use crate::sparsity::{Cut, SparsityRule};
@@ -157,6 +157,8 @@ pub(crate) struct Tiles {
     origin: [i32; 3],
     n_ti: usize,
     n_tj: usize,
+    /// The first packed slot (`None`: tiles as a box).
+    first_slot: Option<u64>,
 }
 
 /// One tile: its leaf's origin and the part of the matrix it holds.
@@ -176,8 +178,10 @@ pub(crate) struct Tile {
 
 impl Tiles {
     pub(crate) fn of(t: &PlannedTensor) -> Option<Self> {
-        let Fold::Tiled(shape) = t.fold() else {
-            return None;
+        let (shape, first_slot) = match t.fold() {
+            Fold::Tiled(shape) => (shape, None),
+            Fold::Packed { tile, first_slot } => (tile, Some(first_slot)),
+            Fold::Slices { .. } => return None,
         };
         Some(Self {
             rows: t.rows(),
@@ -186,7 +190,22 @@ impl Tiles {
             origin: t.origin(),
             n_ti: t.rows().div_ceil(shape.rows() as usize),
             n_tj: t.cols().div_ceil(shape.cols() as usize),
+            first_slot,
         })
+    }
+
+    /// The origin of the leaf holding tile `(ti, tj)`.
+    #[inline]
+    fn leaf(&self, ti: usize, tj: usize) -> Coord {
+        let l = match self.first_slot {
+            None => [ti as u64, tj as u64, 0],
+            Some(first) => slot_to_leaf(first + (ti * self.n_tj + tj) as u64),
+        };
+        Coord::new(
+            self.origin[0] + 8 * l[0] as i32,
+            self.origin[1] + 8 * l[1] as i32,
+            self.origin[2] + 8 * l[2] as i32,
+        )
     }
 
     pub(crate) fn tile_rows(&self) -> usize {
@@ -205,11 +224,7 @@ impl Tiles {
                 let rows_in = tr.min(self.rows - row0);
                 let cols_in = tc.min(self.cols - col0);
                 Tile {
-                    leaf: Coord::new(
-                        self.origin[0] + 8 * ti as i32,
-                        self.origin[1] + 8 * tj as i32,
-                        self.origin[2],
-                    ),
+                    leaf: self.leaf(ti, tj),
                     row0,
                     col0,
                     rows_in,
@@ -249,6 +264,26 @@ pub(crate) fn block_at<'a>(
     match acc.probe_value(leaf) {
         (v, true) => Some(Block::Tile(v)),
         _ => None,
+    }
+}
+
+/// Calls `f` with the origin of every leaf slot the box of `t` touches
+/// (only meaningful for tensors whose box is their own, i.e. not packed).
+fn for_each_leaf_slot(t: &PlannedTensor, mut f: impl FnMut(Coord)) {
+    let Some(r) = t.region() else { return };
+    let lo = r.min.map(|v| i64::from(v & !7));
+    let mut x = lo[0];
+    while x <= i64::from(r.max[0]) {
+        let mut y = lo[1];
+        while y <= i64::from(r.max[1]) {
+            let mut z = lo[2];
+            while z <= i64::from(r.max[2]) {
+                f(Coord::new(x as i32, y as i32, z as i32));
+                z += 8;
+            }
+            y += 8;
+        }
+        x += 8;
     }
 }
 
@@ -331,7 +366,15 @@ impl WeightGrid {
         if self.meta[i].dtype.is_none() {
             return;
         }
-        if let Some(r) = self.plan.tensors()[i].region() {
+        let t = &self.plan.tensors()[i];
+        if let Some(geom) = Tiles::of(t) {
+            // packed boxes are shared: clear exactly the tensor's own leaves
+            for tile in geom.iter() {
+                let l = tile.leaf;
+                let max = Coord::new(l.x + 7, l.y + 7, l.z + 7);
+                self.tree.fill(&CoordBBox::new(l, max), 0.0, false);
+            }
+        } else if let Some(r) = t.region() {
             self.tree.fill(&bbox(&r), 0.0, false);
         }
         self.meta[i] = TensorMeta::default();
@@ -534,42 +577,27 @@ impl WeightGrid {
             }
             return;
         }
-        // Any other fold: visit the leaf slots the region touches.
-        let Some(r) = t.region() else { return };
-        let lo = r.min.map(|v| v & !7);
-        let mut x = i64::from(lo[0]);
-        while x <= i64::from(r.max[0]) {
-            let mut y = i64::from(lo[1]);
-            while y <= i64::from(r.max[1]) {
-                let mut z = i64::from(lo[2]);
-                while z <= i64::from(r.max[2]) {
-                    let leaf = Coord::new(x as i32, y as i32, z as i32);
-                    match block_at(&acc, leaf) {
-                        Some(Block::Leaf(l)) => {
-                            for (n, w) in l.iter_on() {
-                                let p = l.offset_to_global(n);
-                                if let Some((row, col)) = t.element_at(p.to_array()) {
-                                    f(row, col, w);
-                                }
-                            }
-                        }
-                        Some(Block::Tile(v)) => {
-                            for n in 0..512 {
-                                let p = LeafNode::<f32>::offset_to_local(n);
-                                let g = [leaf.x + p.x, leaf.y + p.y, leaf.z + p.z];
-                                if let Some((row, col)) = t.element_at(g) {
-                                    f(row, col, v);
-                                }
-                            }
-                        }
-                        None => {}
+        // Slices: visit the leaf slots the region's box touches.
+        for_each_leaf_slot(t, |leaf| match block_at(&acc, leaf) {
+            Some(Block::Leaf(l)) => {
+                for (n, w) in l.iter_on() {
+                    let p = l.offset_to_global(n);
+                    if let Some((row, col)) = t.element_at(p.to_array()) {
+                        f(row, col, w);
                     }
-                    z += 8;
                 }
-                y += 8;
             }
-            x += 8;
-        }
+            Some(Block::Tile(v)) => {
+                for n in 0..512 {
+                    let p = LeafNode::<f32>::offset_to_local(n);
+                    let g = [leaf.x + p.x, leaf.y + p.y, leaf.z + p.z];
+                    if let Some((row, col)) = t.element_at(g) {
+                        f(row, col, v);
+                    }
+                }
+            }
+            None => {}
+        });
     }
 
     /// Loads tensor `name` back to a dense row-major matrix of its shape:
@@ -648,28 +676,19 @@ impl WeightGrid {
         let t = self.plan.tensor(name)?;
         let mut s = TensorStats::default();
         let acc = self.tree.accessor();
-        let Some(r) = t.region() else { return Ok(s) };
-        let lo = r.min.map(|v| v & !7);
-        let mut x = i64::from(lo[0]);
-        while x <= i64::from(r.max[0]) {
-            let mut y = i64::from(lo[1]);
-            while y <= i64::from(r.max[1]) {
-                let mut z = i64::from(lo[2]);
-                while z <= i64::from(r.max[2]) {
-                    match block_at(&acc, Coord::new(x as i32, y as i32, z as i32)) {
-                        Some(Block::Leaf(l)) => {
-                            s.leaves += 1;
-                            s.leaf_voxels += l.active_count() as u64;
-                            s.leaf_bytes += l.mem_usage() as u64;
-                        }
-                        Some(Block::Tile(_)) => s.tiles += 1,
-                        None => {}
-                    }
-                    z += 8;
-                }
-                y += 8;
+        let mut count = |leaf: Coord| match block_at(&acc, leaf) {
+            Some(Block::Leaf(l)) => {
+                s.leaves += 1;
+                s.leaf_voxels += l.active_count() as u64;
+                s.leaf_bytes += l.mem_usage() as u64;
             }
-            x += 8;
+            Some(Block::Tile(_)) => s.tiles += 1,
+            None => {}
+        };
+        if let Some(geom) = Tiles::of(t) {
+            geom.iter().for_each(|tile| count(tile.leaf));
+        } else {
+            for_each_leaf_slot(t, count);
         }
         Ok(s)
     }

@@ -58,5 +58,5 @@ pub use import::{ImportOptions, ImportReport};
 pub use layer::{ClassicLayout, Collision, LayerKind};
 pub use lora::LoraPair;
 pub use model::{Family, ModelDesc, TensorSpec};
-pub use plan::{LayoutPlan, PlanOptions, PlannedTensor, Region};
+pub use plan::{LayoutPlan, PlanLayout, PlanOptions, PlannedTensor, Region};
 pub use sparsity::{Cut, SparsityRule};

@@ -4,14 +4,21 @@
 //!
 //! The planner's layout, for tensors named as BERT, GPT-2 or LLaMA name them:
 //!
-//! - one Z slab of 8 slices per group: the embeddings in slab 0, layer `L` in
-//!   slab `1 + L`, the final norm / pooler / LM head after the last layer,
-//!   then any tensor whose name it does not know;
-//! - inside a slab, tensors side by side along y, matrices first in model
-//!   order (Q, K, V, O, gate, up, down: Q, K and V are neighbours), then
-//!   vectors (biases, norms);
-//! - each tensor folded with [`Fold::Tiled`]: one leaf per 2-D tile of 512
-//!   elements, the tile shape chosen to waste the least padding.
+//! - groups in model order: the embeddings, then each layer, then the final
+//!   norm / pooler / LM head, then any tensor whose name it does not know;
+//! - inside a group, matrices first in model order (Q, K, V, O, gate, up,
+//!   down: Q, K and V are neighbours, a LoRA pair follows the weight it
+//!   adapts), then vectors (biases, norms);
+//! - each tensor cut into 2-D tiles of 512 elements, one per leaf, the tile
+//!   shape chosen to waste the least padding ([`TileShape::auto`]);
+//! - by default ([`PlanLayout::Packed`]) the tiles of all tensors take
+//!   consecutive leaf slots in the packed order of [`crate::fold`], which
+//!   fills one 128³ lower internal node after another, so the model uses
+//!   about as few internal nodes as it can; a group that fits in one lower
+//!   node never straddles two, a larger one starts on a fresh node. With
+//!   [`PlanLayout::Slabs`] each group is instead a Z slab of 8 slices (the
+//!   embeddings in slab 0, layer `L` in slab `1 + L`) with its tensors side by
+//!   side along y, each a box of leaves.
 //!
 //! [`LayoutPlan::classic`] builds the seed's Z-slice layout instead, and fails
 //! with every collision when the model does not fit it.
@@ -181,13 +188,16 @@ impl PlannedTensor {
     /// Places a tensor of `shape` with `fold` at `origin`. Fails with
     /// [`NeuralError::OutOfRange`] when its region leaves the `i32` range and
     /// [`NeuralError::InvalidPlan`] when a tiled tensor does not start on a
-    /// leaf boundary (a multiple of 8 on every axis).
+    /// leaf boundary (a multiple of 8 on every axis) or a packed one on an
+    /// upper-node boundary (a multiple of 4096).
     ///
     /// ```
     /// use sparsevdb_neural::{Fold, NeuralError, PlannedTensor, TileShape};
     /// let tiled = Fold::Tiled(TileShape::ROWS8_COLS64);
     /// assert!(matches!(PlannedTensor::new("w", vec![8, 64], tiled, [4, 0, 0]), Err(NeuralError::InvalidPlan(_))));
     /// assert!(matches!(PlannedTensor::new("w", vec![16, 64], tiled, [i32::MAX - 7, 0, 0]), Err(NeuralError::OutOfRange(_))));
+    /// let packed = Fold::Packed { tile: TileShape::ROWS8_COLS64, first_slot: 0 };
+    /// assert!(matches!(PlannedTensor::new("w", vec![8, 64], packed, [8, 0, 0]), Err(NeuralError::InvalidPlan(_))));
     /// ```
     pub fn new(
         name: impl Into<String>,
@@ -197,25 +207,35 @@ impl PlannedTensor {
     ) -> Result<Self> {
         let name = name.into();
         let (rows, cols) = matrix_dims(&shape)?;
-        let extent = fold.extent(rows, cols)?;
-        if matches!(fold, Fold::Tiled(_)) && origin.iter().any(|&o| o.rem_euclid(8) != 0) {
+        let align = match fold {
+            Fold::Tiled(_) => 8,
+            Fold::Packed { .. } => 4096,
+            Fold::Slices { .. } => 1,
+        };
+        if origin.iter().any(|&o| o.rem_euclid(align) != 0) {
             return Err(NeuralError::InvalidPlan(format!(
-                "tiled tensor `{name}` starts at {origin:?}, not on a leaf boundary"
+                "tensor `{name}` ({fold}) starts at {origin:?}, not on a multiple of {align}"
             )));
         }
-        let region = if extent.contains(&0) {
-            None
-        } else {
-            let mut max = [0i32; 3];
-            for i in 0..3 {
-                let m = i64::from(origin[i]) + i64::from(extent[i]) - 1;
-                max[i] = i32::try_from(m).map_err(|_| {
-                    NeuralError::OutOfRange(format!(
-                        "tensor `{name}` at {origin:?} reaches {m} on axis {i}, beyond i32"
-                    ))
-                })?;
+        let region = match fold.local_bbox(rows, cols)? {
+            None => None,
+            Some(b) => {
+                let mut r = Region {
+                    min: origin,
+                    max: origin,
+                };
+                for i in 0..3 {
+                    for (k, out) in [(0, &mut r.min[i]), (1, &mut r.max[i])] {
+                        let m = i64::from(origin[i]) + b[k][i] as i64;
+                        *out = i32::try_from(m).map_err(|_| {
+                            NeuralError::OutOfRange(format!(
+                                "tensor `{name}` at {origin:?} reaches {m} on axis {i}, beyond i32"
+                            ))
+                        })?;
+                    }
+                }
+                Some(r)
             }
-            Some(Region { min: origin, max })
         };
         let parsed = parse_tensor_name(&name);
         Ok(Self {
@@ -275,14 +295,27 @@ impl PlannedTensor {
         self.fold
     }
 
-    /// The region's lowest corner.
+    /// The origin the fold is relative to (for boxes, the region's lowest
+    /// corner; for packed tensors, the plan's origin).
     pub fn origin(&self) -> [i32; 3] {
         self.origin
     }
 
-    /// The region the tensor's voxels lie in (`None` when it has no element).
+    /// The box the tensor's voxels lie in (`None` when it has no element).
+    /// For a packed tensor other tensors may share the box: its own leaves
+    /// are [`slots`](Self::slots).
     pub fn region(&self) -> Option<Region> {
         self.region
+    }
+
+    /// The packed leaf slots of a packed tensor.
+    pub fn slots(&self) -> Option<std::ops::Range<u64>> {
+        match self.fold {
+            Fold::Packed { first_slot, .. } => {
+                Some(first_slot..first_slot + self.fold.tile_count(self.rows, self.cols))
+            }
+            _ => None,
+        }
     }
 
     /// Leaves the region covers.
@@ -293,7 +326,7 @@ impl PlannedTensor {
     /// The voxel of element `(row, col)` (inside the matrix).
     #[inline]
     pub fn coord(&self, row: usize, col: usize) -> [i32; 3] {
-        let l = self.fold.to_local(row, col);
+        let l = self.fold.to_local(row, col, self.cols);
         [0, 1, 2].map(|i| self.origin[i] + l[i] as i32)
     }
 
@@ -303,24 +336,38 @@ impl PlannedTensor {
         if !self.region?.contains(p) {
             return None;
         }
-        let local = [0, 1, 2].map(|i| (p[i] - self.origin[i]) as u32);
+        let local = [0, 1, 2].map(|i| (i64::from(p[i]) - i64::from(self.origin[i])) as u32);
         self.fold.from_local(local, self.rows, self.cols)
     }
+}
+
+/// Where the planner puts the tiles (see the module documentation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PlanLayout {
+    /// Consecutive packed leaf slots ([`Fold::Packed`]): fewest internal nodes.
+    #[default]
+    Packed,
+    /// One Z slab of 8 slices per group, tensors as boxes side by side along
+    /// y ([`Fold::Tiled`]): easiest to read.
+    Slabs,
 }
 
 /// Options of the planner.
 ///
 /// ```
-/// use sparsevdb_neural::{PlanOptions, TileShape};
+/// use sparsevdb_neural::{PlanLayout, PlanOptions, TileShape};
 /// let o = PlanOptions { tile: Some(TileShape::new(32).unwrap()), ..Default::default() };
-/// assert_eq!(o.origin, [0, 0, 0]);
+/// assert_eq!((o.origin, o.layout), ([0, 0, 0], PlanLayout::Packed));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanOptions {
+    /// Packed slots or slabs.
+    pub layout: PlanLayout,
     /// One tile shape for every tensor; `None` picks the shape wasting the
     /// least padding per tensor ([`TileShape::auto`]).
     pub tile: Option<TileShape>,
-    /// Where the plan starts (each coordinate a multiple of 8).
+    /// Where the plan starts: each coordinate a multiple of 4096 for the
+    /// packed layout, of 8 for slabs.
     pub origin: [i32; 3],
     /// Fail with [`NeuralError::UnrecognizedName`] on a name no known scheme
     /// uses, instead of placing it after the known ones.
@@ -335,8 +382,8 @@ pub struct PlanOptions {
 /// let plan = LayoutPlan::from_model(&ModelDesc::minilm_l6(), &PlanOptions::default()).unwrap();
 /// let q = plan.tensor("encoder.layer.0.attention.self.query.weight").unwrap();
 /// let k = plan.tensor("encoder.layer.0.attention.self.key.weight").unwrap();
-/// // Q and K are neighbours in the same slab
-/// assert_eq!(q.region().unwrap().max[1] + 1, k.region().unwrap().min[1]);
+/// // Q and K are neighbours: K's leaves follow Q's
+/// assert_eq!(q.slots().unwrap().end, k.slots().unwrap().start);
 /// let json = plan.to_json().unwrap();
 /// assert_eq!(LayoutPlan::from_json(&json).unwrap(), plan);
 /// println!("{plan}"); // the table
@@ -400,20 +447,20 @@ impl LayoutPlan {
                 return Err(NeuralError::DuplicateTensor(t.name.clone()));
             }
         }
-        let mut placed: Vec<(Region, &str)> = tensors
+        let mut placed: Vec<(Region, &PlannedTensor)> = tensors
             .iter()
-            .filter_map(|t| Some((t.region?, t.name.as_str())))
+            .filter_map(|t| Some((t.region?, t)))
             .collect();
         placed.sort_by_key(|(r, _)| r.min[2]);
-        for (i, (a, an)) in placed.iter().enumerate() {
-            for (b, bn) in placed[i + 1..]
+        for (i, (a, at)) in placed.iter().enumerate() {
+            for (b, bt) in placed[i + 1..]
                 .iter()
                 .take_while(|(b, _)| b.min[2] <= a.max[2])
             {
-                if a.overlaps(b) {
+                if a.overlaps(b) && !disjoint_packed(at, bt) {
                     return Err(NeuralError::RegionOverlap {
-                        a: an.to_string(),
-                        b: bn.to_string(),
+                        a: at.name.clone(),
+                        b: bt.name.clone(),
                     });
                 }
             }
@@ -445,9 +492,13 @@ impl LayoutPlan {
     /// assert!(matches!(LayoutPlan::from_tensors(&specs, &strict), Err(NeuralError::UnrecognizedName(_))));
     /// ```
     pub fn from_tensors(specs: &[TensorSpec], options: &PlanOptions) -> Result<Self> {
-        if options.origin.iter().any(|&o| o.rem_euclid(8) != 0) {
+        let align = match options.layout {
+            PlanLayout::Packed => 4096,
+            PlanLayout::Slabs => 8,
+        };
+        if options.origin.iter().any(|&o| o.rem_euclid(align) != 0) {
             return Err(NeuralError::InvalidPlan(format!(
-                "plan origin {:?} is not a multiple of 8",
+                "plan origin {:?} is not a multiple of {align}",
                 options.origin
             )));
         }
@@ -483,50 +534,10 @@ impl LayoutPlan {
         }
         items.sort_by_key(|a| a.0);
 
-        let last_layer = items
-            .iter()
-            .filter_map(|(k, _)| match k.0 {
-                Group::Layer(l) => Some(l as u64),
-                _ => None,
-            })
-            .max();
-        let head_slab = last_layer.map_or(1, |l| l + 2);
-        let slab_of = |g: Group| -> u64 {
-            match g {
-                Group::Embeddings => 0,
-                Group::Layer(l) => 1 + l as u64,
-                Group::Head => head_slab,
-                Group::Other => head_slab + 1,
-            }
-        };
-
         let mut tensors = Vec::with_capacity(items.len());
-        let mut current: Option<Group> = None;
-        let mut y = i64::from(options.origin[1]);
-        for (key, spec) in items {
-            let group = key.0;
-            if current != Some(group) {
-                current = Some(group);
-                y = i64::from(options.origin[1]);
-            }
-            let z = i64::from(options.origin[2]) + 8 * slab_of(group).min(u64::MAX / 16) as i64;
-            let (rows, cols) = matrix_dims(&spec.shape)?;
-            let tile = options.tile.unwrap_or_else(|| TileShape::auto(rows, cols));
-            let fold = Fold::Tiled(tile);
-            let out_of_range = || {
-                NeuralError::OutOfRange(format!(
-                    "tensor `{}` would start at y = {y}, z = {z}, beyond i32",
-                    spec.name
-                ))
-            };
-            let origin = [
-                options.origin[0],
-                i32::try_from(y).map_err(|_| out_of_range())?,
-                i32::try_from(z).map_err(|_| out_of_range())?,
-            ];
-            let t = PlannedTensor::new(spec.name.clone(), spec.shape.clone(), fold, origin)?;
-            y += i64::from(fold.extent(rows, cols)?[1]);
-            tensors.push(t);
+        match options.layout {
+            PlanLayout::Packed => place_packed(&items, options, &mut tensors)?,
+            PlanLayout::Slabs => place_slabs(&items, options, &mut tensors)?,
         }
         Self::from_entries(tensors)
     }
@@ -666,16 +677,150 @@ impl LayoutPlan {
     }
 }
 
+/// Whether two packed tensors with overlapping boxes use different leaves.
+fn disjoint_packed(a: &PlannedTensor, b: &PlannedTensor) -> bool {
+    match (a.slots(), b.slots()) {
+        (Some(x), Some(y)) if a.origin == b.origin => x.end <= y.start || y.end <= x.start,
+        _ => false,
+    }
+}
+
+/// A sorted planner item: its sort key (group first) and its spec.
+type Item<'a> = (
+    (
+        Group,
+        bool,
+        u32,
+        Option<crate::names::LoraPart>,
+        Option<crate::names::Param>,
+        usize,
+    ),
+    &'a TensorSpec,
+);
+
+fn tile_for(options: &PlanOptions, rows: usize, cols: usize) -> TileShape {
+    options.tile.unwrap_or_else(|| TileShape::auto(rows, cols))
+}
+
+/// Packed layout: consecutive slots; a group that fits one lower node does
+/// not straddle two, a bigger group starts on a fresh node.
+fn place_packed(
+    items: &[Item<'_>],
+    options: &PlanOptions,
+    out: &mut Vec<PlannedTensor>,
+) -> Result<()> {
+    use crate::fold::LOWER_SLOTS;
+    let mut next = 0u64;
+    let mut i = 0;
+    while i < items.len() {
+        let group = items[i].0 .0;
+        let end = items[i..]
+            .iter()
+            .position(|it| it.0 .0 != group)
+            .map_or(items.len(), |p| i + p);
+        let mut need = 0u64;
+        for (_, spec) in &items[i..end] {
+            let (rows, cols) = matrix_dims(&spec.shape)?;
+            need = need
+                .saturating_add(Fold::Tiled(tile_for(options, rows, cols)).tile_count(rows, cols));
+        }
+        let used = next % LOWER_SLOTS;
+        if used != 0 && (need > LOWER_SLOTS || used + need > LOWER_SLOTS) {
+            next = next.next_multiple_of(LOWER_SLOTS);
+        }
+        for (_, spec) in &items[i..end] {
+            let (rows, cols) = matrix_dims(&spec.shape)?;
+            let fold = Fold::Packed {
+                tile: tile_for(options, rows, cols),
+                first_slot: next,
+            };
+            out.push(PlannedTensor::new(
+                spec.name.clone(),
+                spec.shape.clone(),
+                fold,
+                options.origin,
+            )?);
+            next = next.saturating_add(fold.tile_count(rows, cols));
+        }
+        i = end;
+    }
+    Ok(())
+}
+
+/// Slab layout: one Z slab of 8 slices per group, boxes side by side along y.
+fn place_slabs(
+    items: &[Item<'_>],
+    options: &PlanOptions,
+    out: &mut Vec<PlannedTensor>,
+) -> Result<()> {
+    let last_layer = items
+        .iter()
+        .filter_map(|(k, _)| match k.0 {
+            Group::Layer(l) => Some(l as u64),
+            _ => None,
+        })
+        .max();
+    let head_slab = last_layer.map_or(1, |l| l + 2);
+    let slab_of = |g: Group| -> u64 {
+        match g {
+            Group::Embeddings => 0,
+            Group::Layer(l) => 1 + l as u64,
+            Group::Head => head_slab,
+            Group::Other => head_slab + 1,
+        }
+    };
+    let mut current: Option<Group> = None;
+    let mut y = i64::from(options.origin[1]);
+    for (key, spec) in items {
+        let group = key.0;
+        if current != Some(group) {
+            current = Some(group);
+            y = i64::from(options.origin[1]);
+        }
+        let z = i64::from(options.origin[2]) + 8 * slab_of(group).min(u64::MAX / 16) as i64;
+        let (rows, cols) = matrix_dims(&spec.shape)?;
+        let fold = Fold::Tiled(tile_for(options, rows, cols));
+        let out_of_range = || {
+            NeuralError::OutOfRange(format!(
+                "tensor `{}` would start at y = {y}, z = {z}, beyond i32",
+                spec.name
+            ))
+        };
+        let origin = [
+            options.origin[0],
+            i32::try_from(y).map_err(|_| out_of_range())?,
+            i32::try_from(z).map_err(|_| out_of_range())?,
+        ];
+        out.push(PlannedTensor::new(
+            spec.name.clone(),
+            spec.shape.clone(),
+            fold,
+            origin,
+        )?);
+        if let Some(b) = fold.local_bbox(rows, cols)? {
+            y += b[1][1] as i64 + 1;
+        }
+    }
+    Ok(())
+}
+
 impl fmt::Display for LayoutPlan {
     /// The plan as a Markdown table: tensor, shape, fold, region, leaves.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "| tensor | shape | fold (rows×cols) | region | leaves |")?;
+        writeln!(
+            f,
+            "| tensor | shape | fold (tile rows×cols) | region | leaves |"
+        )?;
         writeln!(f, "|---|---|---|---|---:|")?;
         for t in &self.tensors {
             let shape: Vec<String> = t.shape.iter().map(usize::to_string).collect();
-            let region = t
-                .region
-                .map_or_else(|| "(empty)".to_string(), |r| r.to_string());
+            let region = match (t.slots(), t.region) {
+                (_, None) => "(empty)".to_string(),
+                (Some(slots), Some(r)) => {
+                    format!("slots {}..{} in {r}", slots.start, slots.end)
+                }
+                (None, Some(r)) => r.to_string(),
+            };
             writeln!(
                 f,
                 "| {} | {} | {} | {} | {} |",
@@ -706,13 +851,16 @@ mod tests {
     use super::*;
     use crate::names::{AttnProj, LoraPart};
 
-    fn minilm() -> LayoutPlan {
-        LayoutPlan::from_model(&ModelDesc::minilm_l6(), &PlanOptions::default()).unwrap()
+    fn slabs() -> PlanOptions {
+        PlanOptions {
+            layout: PlanLayout::Slabs,
+            ..Default::default()
+        }
     }
 
     #[test]
-    fn minilm_plan_is_disjoint_and_grouped() {
-        let plan = minilm();
+    fn minilm_slab_plan_is_disjoint_and_grouped() {
+        let plan = LayoutPlan::from_model(&ModelDesc::minilm_l6(), &slabs()).unwrap();
         assert_eq!(plan.len(), 103);
         // layer L lives in slab 1 + L
         for t in plan.tensors() {
@@ -746,21 +894,90 @@ mod tests {
     }
 
     #[test]
+    fn minilm_packed_plan() {
+        let plan =
+            LayoutPlan::from_model(&ModelDesc::minilm_l6(), &PlanOptions::default()).unwrap();
+        assert_eq!(plan.len(), 103);
+        // Q, K, V on consecutive slots, each layer inside one lower node
+        for l in 0..6 {
+            let s = |m: &str| {
+                plan.tensor(&format!("encoder.layer.{l}.attention.self.{m}.weight"))
+                    .unwrap()
+                    .slots()
+                    .unwrap()
+            };
+            let (q, k, v) = (s("query"), s("key"), s("value"));
+            assert_eq!((q.end, k.end), (k.start, v.start));
+            let layer: Vec<_> = plan
+                .tensors()
+                .iter()
+                .filter(|t| t.role().and_then(|r| r.layer()) == Some(l))
+                .map(|t| t.slots().unwrap())
+                .collect();
+            let node = layer[0].start / 4096;
+            assert!(layer
+                .iter()
+                .all(|r| r.start / 4096 == node && (r.end - 1) / 4096 == node));
+        }
+        // every slot used once, no gap inside a group
+        let mut all: Vec<_> = plan.tensors().iter().map(|t| t.slots().unwrap()).collect();
+        all.sort_by_key(|r| r.start);
+        assert!(all.windows(2).all(|w| w[0].end <= w[1].start));
+        let used: u64 = all.iter().map(|r| r.end - r.start).sum();
+        assert_eq!(used, plan.leaf_count());
+        // 8 groups in 13 lower nodes: 6 layers, embeddings (6), head
+        let nodes: std::collections::BTreeSet<u64> = all
+            .iter()
+            .flat_map(|r| (r.start / 4096)..=((r.end - 1) / 4096))
+            .collect();
+        assert!(nodes.len() <= 13, "{nodes:?}");
+        let table = plan.to_string();
+        assert!(table.contains("| encoder.layer.0.attention.self.query.weight | 384×384 | tile 8×64, packed | slots 24576..24864 in x 0..=15, y 0..=127, z 768..=895 | 288 |"), "{table}");
+    }
+
+    #[test]
     fn every_element_maps_to_its_own_voxel() {
         let mut desc = ModelDesc::bert(2, 4, 64, 256);
         desc.vocab = 1000;
         desc.max_positions = 64;
-        let plan = LayoutPlan::from_model(&desc, &PlanOptions::default()).unwrap();
-        let mut owners: HashMap<[i32; 3], &str> = HashMap::new();
-        for t in plan.tensors() {
-            for r in 0..t.rows() {
-                for c in 0..t.cols() {
-                    let p = t.coord(r, c);
-                    assert_eq!(t.element_at(p), Some((r, c)));
-                    assert!(owners.insert(p, t.name()).is_none());
+        for opts in [PlanOptions::default(), slabs()] {
+            let plan = LayoutPlan::from_model(&desc, &opts).unwrap();
+            let mut owners: HashMap<[i32; 3], &str> = HashMap::new();
+            for t in plan.tensors() {
+                for r in 0..t.rows() {
+                    for c in 0..t.cols() {
+                        let p = t.coord(r, c);
+                        assert_eq!(t.element_at(p), Some((r, c)));
+                        assert!(owners.insert(p, t.name()).is_none());
+                    }
+                }
+            }
+            // no tensor claims another one's voxel, even where boxes overlap
+            for t in plan.tensors() {
+                for (p, owner) in &owners {
+                    if *owner != t.name() {
+                        assert_eq!(t.element_at(*p), None);
+                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn packed_overlapping_boxes_are_fine_but_shared_slots_are_not() {
+        let f = |first_slot| Fold::Packed {
+            tile: TileShape::ROWS8_COLS64,
+            first_slot,
+        };
+        let a = PlannedTensor::new("a", vec![8, 640], f(0), [0; 3]).unwrap();
+        let b = PlannedTensor::new("b", vec![8, 640], f(10), [0; 3]).unwrap();
+        let c = PlannedTensor::new("c", vec![8, 640], f(9), [0; 3]).unwrap();
+        assert!(a.region().unwrap().overlaps(&b.region().unwrap()));
+        assert!(LayoutPlan::from_entries(vec![a.clone(), b]).is_ok());
+        assert!(matches!(
+            LayoutPlan::from_entries(vec![a, c]),
+            Err(NeuralError::RegionOverlap { .. })
+        ));
     }
 
     #[test]
@@ -838,8 +1055,8 @@ mod tests {
         // 8 x 384 A: 6 leaves of 8 x 64; 384 x 8 B: 6 leaves of 64 x 8
         assert_eq!(plan.tensors()[0].leaf_count(), 6);
         assert_eq!(
-            plan.tensors()[1].fold(),
-            Fold::Tiled(TileShape::new(8).unwrap())
+            plan.tensors()[1].fold().tile(),
+            Some(TileShape::new(8).unwrap())
         );
         assert_eq!(plan.tensors()[1].leaf_count(), 6);
     }
@@ -849,7 +1066,7 @@ mod tests {
         let opts = PlanOptions {
             tile: Some(TileShape::new(32).unwrap()),
             origin: [-64, 8, -8],
-            ..Default::default()
+            ..slabs()
         };
         let plan = LayoutPlan::from_model(&ModelDesc::bert(1, 2, 64, 128), &opts).unwrap();
         assert!(plan
@@ -857,27 +1074,54 @@ mod tests {
             .iter()
             .all(|t| t.fold() == Fold::Tiled(TileShape::new(32).unwrap())));
         assert_eq!(plan.bbox().unwrap().min, [-64, 8, -8]);
-        let bad = PlanOptions {
-            origin: [1, 0, 0],
+        let packed = PlanOptions {
+            origin: [-4096, 0, 8192],
             ..Default::default()
         };
-        assert!(matches!(
-            LayoutPlan::from_model(&ModelDesc::bert(1, 2, 64, 128), &bad),
-            Err(NeuralError::InvalidPlan(_))
-        ));
+        let plan = LayoutPlan::from_model(&ModelDesc::bert(1, 2, 64, 128), &packed).unwrap();
+        assert_eq!(plan.bbox().unwrap().min, [-4096, 0, 8192]);
+        for bad in [
+            PlanOptions {
+                origin: [1, 0, 0],
+                ..slabs()
+            },
+            PlanOptions {
+                origin: [8, 0, 0],
+                ..Default::default()
+            },
+        ] {
+            assert!(matches!(
+                LayoutPlan::from_model(&ModelDesc::bert(1, 2, 64, 128), &bad),
+                Err(NeuralError::InvalidPlan(_))
+            ));
+        }
     }
 
     #[test]
     fn out_of_range_layouts() {
         let opts = PlanOptions {
             origin: [0, 0, i32::MAX - 15],
-            ..Default::default()
+            ..slabs()
         };
         let err = LayoutPlan::from_model(&ModelDesc::bert(2, 2, 64, 128), &opts).unwrap_err();
         assert!(matches!(err, NeuralError::OutOfRange(_)), "{err}");
+        let next_upper = Fold::Packed {
+            tile: TileShape::ROWS8_COLS64,
+            first_slot: 4096 * 32768,
+        };
+        let err =
+            PlannedTensor::new("w", vec![8, 64], next_upper, [i32::MAX - 4095, 0, 0]).unwrap_err();
+        assert!(matches!(err, NeuralError::OutOfRange(_)), "{err}");
         let huge = [TensorSpec::new("w", [1usize << 40, 1])];
         assert!(matches!(
-            LayoutPlan::from_tensors(&huge, &PlanOptions::default()),
+            LayoutPlan::from_tensors(&huge, &slabs()),
+            Err(NeuralError::OutOfRange(_))
+        ));
+        // packed, 2^40 elements fit (16 upper nodes along x); 2^60 do not
+        assert!(LayoutPlan::from_tensors(&huge, &PlanOptions::default()).is_ok());
+        let huger = [TensorSpec::new("w", [1usize << 60, 1])];
+        assert!(matches!(
+            LayoutPlan::from_tensors(&huger, &PlanOptions::default()),
             Err(NeuralError::OutOfRange(_))
         ));
     }

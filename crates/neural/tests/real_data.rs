@@ -176,7 +176,12 @@ fn lora_with_the_model_in_one_grid() {
     let a = plan
         .tensor("base_model.model.encoder.layer.3.attention.self.query.lora_A.weight")
         .unwrap();
-    assert_eq!(q.origin()[2], a.origin()[2], "same layer slab");
+    let b = plan
+        .tensor("base_model.model.encoder.layer.3.attention.self.query.lora_B.weight")
+        .unwrap();
+    // the pair follows the weight it adapts
+    assert_eq!(q.slots().unwrap().end, a.slots().unwrap().start);
+    assert_eq!(a.slots().unwrap().end, b.slots().unwrap().start);
     let mut grid = WeightGrid::new(plan);
     for t in m.tensors.iter().chain(&l.tensors) {
         grid.store(&t.name, &t.shape, &t.values[..], SparsityRule::KeepAll)
