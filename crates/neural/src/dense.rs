@@ -10,7 +10,8 @@ use crate::plan::matrix_dims;
 /// use sparsevdb_neural::DenseMatrix;
 /// let m = DenseMatrix::new(vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
 /// assert_eq!((m.rows(), m.cols()), (2, 3));
-/// assert_eq!(m.get(1, 2), 6.0);
+/// assert_eq!(m.get(1, 2), Some(6.0));
+/// assert_eq!(m.get(2, 0), None);
 /// assert_eq!(m.matvec(&[1.0, 0.0, -1.0]).unwrap(), [-2.0, -2.0]);
 /// assert_eq!(m.matvec_t(&[1.0, 1.0]).unwrap(), [5.0, 7.0, 9.0]);
 /// ```
@@ -86,14 +87,9 @@ impl DenseMatrix {
         self.data
     }
 
-    /// The element at `(row, col)`; panics outside the matrix, like slice
-    /// indexing.
-    pub fn get(&self, row: usize, col: usize) -> f32 {
-        assert!(
-            row < self.rows && col < self.cols,
-            "({row}, {col}) outside the matrix"
-        );
-        self.data[row * self.cols + col]
+    /// The element at `(row, col)`, `None` outside the matrix.
+    pub fn get(&self, row: usize, col: usize) -> Option<f32> {
+        (row < self.rows && col < self.cols).then(|| self.data[row * self.cols + col])
     }
 
     /// `y = W·x` (`x` has `cols` values).

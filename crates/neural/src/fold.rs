@@ -301,7 +301,7 @@ impl Fold {
                 let (lc, lr) = (tile.log2_cols, 9 - tile.log2_cols);
                 let tiles_per_row = (cols as u64).div_ceil(1 << lc);
                 let k = (row >> lr) as u64 * tiles_per_row + (col >> lc) as u64;
-                let l = slot_to_leaf(first_slot + k);
+                let l = slot_to_leaf(first_slot.wrapping_add(k));
                 let n = in_tile(tile, row, col);
                 [
                     ((l[0] as u32) << 3) | (n >> 6),

@@ -14,11 +14,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sparsevdb_tree::{Coord, CoordBBox, LeafNode, Node, Tree};
 
+use crate::tiles::{block_at, coord, for_each_leaf_slot, Block, Tiles};
+
 use crate::dense::DenseMatrix;
 use crate::dtype::{Dtype, MatrixData};
 use crate::error::{NeuralError, Result};
-use crate::fold::{slot_to_leaf, Fold};
-use crate::morton;
 use crate::plan::{LayoutPlan, PlannedTensor, Region};
 use crate::sparsity::{Cut, SparsityRule};
 
@@ -146,145 +146,8 @@ impl From<WeightGrid> for GridRepr {
     }
 }
 
-/// The leaf-sized tiles of a tiled tensor: which rows and columns each leaf
-/// holds.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Tiles {
-    pub(crate) rows: usize,
-    pub(crate) cols: usize,
-    /// log2 of the tile width.
-    pub(crate) lc: u32,
-    origin: [i32; 3],
-    n_ti: usize,
-    n_tj: usize,
-    /// The first packed slot (`None`: tiles as a box).
-    first_slot: Option<u64>,
-}
-
-/// One tile: its leaf's origin and the part of the matrix it holds.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Tile {
-    pub(crate) leaf: Coord,
-    pub(crate) row0: usize,
-    pub(crate) col0: usize,
-    /// Rows of the matrix in this tile (less than the tile height at the
-    /// bottom edge).
-    pub(crate) rows_in: usize,
-    /// Columns of the matrix in this tile.
-    pub(crate) cols_in: usize,
-    /// Whether the tile has no padding.
-    pub(crate) full: bool,
-}
-
-impl Tiles {
-    pub(crate) fn of(t: &PlannedTensor) -> Option<Self> {
-        let (shape, first_slot) = match t.fold() {
-            Fold::Tiled(shape) => (shape, None),
-            Fold::Packed { tile, first_slot } => (tile, Some(first_slot)),
-            Fold::Slices { .. } => return None,
-        };
-        Some(Self {
-            rows: t.rows(),
-            cols: t.cols(),
-            lc: shape.cols().trailing_zeros(),
-            origin: t.origin(),
-            n_ti: t.rows().div_ceil(shape.rows() as usize),
-            n_tj: t.cols().div_ceil(shape.cols() as usize),
-            first_slot,
-        })
-    }
-
-    /// The origin of the leaf holding tile `(ti, tj)`.
-    #[inline]
-    fn leaf(&self, ti: usize, tj: usize) -> Coord {
-        let l = match self.first_slot {
-            None => [ti as u64, tj as u64, 0],
-            Some(first) => slot_to_leaf(first + (ti * self.n_tj + tj) as u64),
-        };
-        Coord::new(
-            self.origin[0] + 8 * l[0] as i32,
-            self.origin[1] + 8 * l[1] as i32,
-            self.origin[2] + 8 * l[2] as i32,
-        )
-    }
-
-    pub(crate) fn tile_rows(&self) -> usize {
-        512 >> self.lc
-    }
-
-    pub(crate) fn tile_cols(&self) -> usize {
-        1 << self.lc
-    }
-
-    pub(crate) fn iter(&self) -> impl Iterator<Item = Tile> + '_ {
-        let (tr, tc) = (self.tile_rows(), self.tile_cols());
-        (0..self.n_ti).flat_map(move |ti| {
-            (0..self.n_tj).map(move |tj| {
-                let (row0, col0) = (ti * tr, tj * tc);
-                let rows_in = tr.min(self.rows - row0);
-                let cols_in = tc.min(self.cols - col0);
-                Tile {
-                    leaf: self.leaf(ti, tj),
-                    row0,
-                    col0,
-                    rows_in,
-                    cols_in,
-                    full: rows_in == tr && cols_in == tc,
-                }
-            })
-        })
-    }
-}
-
-/// What a leaf slot of the tree holds.
-pub(crate) enum Block<'a> {
-    Leaf(&'a LeafNode<f32>),
-    /// An active tile covering the whole slot, with its value.
-    Tile(f32),
-}
-
-pub(crate) fn coord(p: [i32; 3]) -> Coord {
-    Coord::new(p[0], p[1], p[2])
-}
-
 fn bbox(r: &Region) -> CoordBBox {
     CoordBBox::new(coord(r.min), coord(r.max))
-}
-
-/// The leaf slot at `leaf` (a leaf origin): its leaf, an active tile, or
-/// nothing.
-#[inline]
-pub(crate) fn block_at<'a>(
-    acc: &sparsevdb_tree::ValueAccessor<'a, f32>,
-    leaf: Coord,
-) -> Option<Block<'a>> {
-    if let Some(l) = acc.probe_leaf(leaf) {
-        return Some(Block::Leaf(l));
-    }
-    match acc.probe_value(leaf) {
-        (v, true) => Some(Block::Tile(v)),
-        _ => None,
-    }
-}
-
-/// Calls `f` with the origin of every leaf slot the box of `t` touches
-/// (only meaningful for tensors whose box is their own, i.e. not packed).
-fn for_each_leaf_slot(t: &PlannedTensor, mut f: impl FnMut(Coord)) {
-    let Some(r) = t.region() else { return };
-    let lo = r.min.map(|v| i64::from(v & !7));
-    let mut x = lo[0];
-    while x <= i64::from(r.max[0]) {
-        let mut y = lo[1];
-        while y <= i64::from(r.max[1]) {
-            let mut z = lo[2];
-            while z <= i64::from(r.max[2]) {
-                f(Coord::new(x as i32, y as i32, z as i32));
-                z += 8;
-            }
-            y += 8;
-        }
-        x += 8;
-    }
 }
 
 impl WeightGrid {
@@ -343,7 +206,7 @@ impl WeightGrid {
             .ok_or_else(|| NeuralError::UnknownTensor(name.to_string()))
     }
 
-    fn check_shape(t: &PlannedTensor, shape: &[usize], len: usize) -> Result<()> {
+    pub(crate) fn check_shape(t: &PlannedTensor, shape: &[usize], len: usize) -> Result<()> {
         if shape != t.shape() {
             return Err(NeuralError::ShapeMismatch {
                 name: t.name().to_string(),
@@ -362,7 +225,7 @@ impl WeightGrid {
     }
 
     /// Empties the region of tensor `i` if it holds anything.
-    fn clear(&mut self, i: usize) {
+    pub(crate) fn clear(&mut self, i: usize) {
         if self.meta[i].dtype.is_none() {
             return;
         }
@@ -487,65 +350,6 @@ impl WeightGrid {
             kept,
             stored,
             tiles,
-        })
-    }
-
-    /// Stores tensor `name` from `(row, col, value)` entries (a sparse
-    /// matrix, e.g. a CSR or COO export), every entry kept; entries are
-    /// inserted in Morton order of their voxels (a bulk build that touches
-    /// each leaf once), and a later duplicate overwrites an earlier one.
-    /// An entry outside the matrix is [`NeuralError::OutOfRange`].
-    ///
-    /// ```
-    /// use sparsevdb_neural::{LayoutPlan, TensorSpec, WeightGrid};
-    /// let plan = LayoutPlan::from_tensors(&[TensorSpec::new("w", [100, 100])], &Default::default()).unwrap();
-    /// let mut g = WeightGrid::new(plan);
-    /// g.store_entries("w", &[100, 100], vec![(3, 4, 1.5), (99, 0, -2.0), (3, 4, 2.5)]).unwrap();
-    /// assert_eq!(g.get("w", 3, 4).unwrap(), 2.5);
-    /// assert_eq!(g.meta("w").unwrap().stored, 2);
-    /// assert!(g.store_entries("w", &[100, 100], vec![(100, 0, 1.0)]).is_err());
-    /// ```
-    pub fn store_entries(
-        &mut self,
-        name: &str,
-        shape: &[usize],
-        mut entries: Vec<(usize, usize, f32)>,
-    ) -> Result<StoreReport> {
-        let i = self.index(name)?;
-        let t = self.plan.tensors()[i].clone();
-        Self::check_shape(&t, shape, t.len())?;
-        if let Some(&(r, c, _)) = entries
-            .iter()
-            .find(|&&(r, c, _)| r >= t.rows() || c >= t.cols())
-        {
-            return Err(NeuralError::OutOfRange(format!(
-                "entry ({r}, {c}) outside the {} x {} tensor `{name}`",
-                t.rows(),
-                t.cols()
-            )));
-        }
-        self.clear(i);
-        morton::sort_by_morton(&mut entries, |&(r, c, _)| t.coord(r, c));
-        let mut acc = self.tree.accessor_mut();
-        for &(r, c, w) in &entries {
-            acc.set_value(coord(t.coord(r, c)), w);
-        }
-        entries.dedup_by_key(|e| (e.0, e.1));
-        let stored = entries.len() as u64;
-        self.meta[i] = TensorMeta {
-            dtype: Some(Dtype::F32),
-            cut: Some(Cut::All),
-            kept: stored,
-            stored,
-            tiles: 0,
-        };
-        Ok(StoreReport {
-            name: name.to_string(),
-            len: t.len() as u64,
-            cut: Cut::All,
-            kept: stored,
-            stored,
-            tiles: 0,
         })
     }
 
@@ -691,77 +495,6 @@ impl WeightGrid {
             for_each_leaf_slot(t, count);
         }
         Ok(s)
-    }
-
-    /// Subtracts `lr · g` from every stored weight, `g` being the gradient
-    /// stored at the same voxel of `grad` (a grid over the same plan; an
-    /// unstored gradient counts as 0). Pruned weights stay pruned: the
-    /// sparsity pattern is kept. Leaves are updated in place; a constant tile
-    /// hit by a non-zero gradient is split into voxels.
-    ///
-    /// ```
-    /// use sparsevdb_neural::{LayoutPlan, TensorSpec, WeightGrid, SparsityRule};
-    /// let plan = LayoutPlan::from_tensors(&[TensorSpec::new("w", [1, 3])], &Default::default()).unwrap();
-    /// let mut w = WeightGrid::new(plan.clone());
-    /// w.store("w", &[1, 3], &[1.0f32, 0.0, 3.0][..], SparsityRule::KeepAll).unwrap();
-    /// let mut g = WeightGrid::new(plan);
-    /// g.store("w", &[1, 3], &[0.5f32, 0.5, 0.5][..], SparsityRule::KeepAll).unwrap();
-    /// w.apply_gradient(&g, 2.0).unwrap();
-    /// assert_eq!(w.load("w").unwrap().data(), [0.0, 0.0, 2.0]);
-    /// ```
-    pub fn apply_gradient(&mut self, grad: &WeightGrid, lr: f32) -> Result<()> {
-        if grad.plan != self.plan {
-            return Err(NeuralError::InvalidPlan(
-                "the gradient grid has another layout plan".into(),
-            ));
-        }
-        let gacc = grad.tree.accessor();
-        // Active tiles of the weights are collected before the leaves are
-        // updated, and split afterwards (splitting makes new leaves, which
-        // must not be updated twice).
-        let tiles: Vec<(CoordBBox, f32)> = self
-            .tree
-            .iter_on()
-            .filter(|item| item.is_tile())
-            .map(|item| (item.bbox(), item.value()))
-            .collect();
-        for leaf in self.tree.leaves_mut() {
-            if leaf.is_inactive() {
-                continue;
-            }
-            let on: Vec<usize> = leaf.value_mask().iter_on().collect();
-            match block_at(&gacc, leaf.origin()) {
-                Some(Block::Leaf(g)) => {
-                    let gv = g.values();
-                    let vals = leaf.values_mut();
-                    for n in on {
-                        if g.is_on_at(n) {
-                            vals[n] -= lr * gv[n];
-                        }
-                    }
-                }
-                Some(Block::Tile(gt)) => {
-                    let vals = leaf.values_mut();
-                    for n in on {
-                        vals[n] -= lr * gt;
-                    }
-                }
-                None => {}
-            }
-        }
-        if !tiles.is_empty() {
-            let mut acc = self.tree.accessor_mut();
-            for (b, v) in tiles {
-                for c in b.iter() {
-                    if let (g, true) = gacc.probe_value(c) {
-                        if g != 0.0 {
-                            acc.set_value_only(c, v - lr * g);
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -957,53 +690,6 @@ mod tests {
                 .zip(&w)
                 .all(|(b, &x)| *b == if cut.keeps(x) { x } else { 0.0 }));
         }
-    }
-
-    #[test]
-    fn gradient_steps() {
-        let plan = LayoutPlan::from_tensors(&[TensorSpec::new("w", [16, 64])], &Default::default())
-            .unwrap();
-        let w = values(1024, 9);
-        let gr = values(1024, 10);
-        let mut wg = WeightGrid::new(plan.clone());
-        wg.store("w", &[16, 64], &w[..], SparsityRule::Sparsity(0.5))
-            .unwrap();
-        let mut gg = WeightGrid::new(plan.clone());
-        gg.store("w", &[16, 64], &gr[..], SparsityRule::KeepAll)
-            .unwrap();
-        let before = wg.load("w").unwrap();
-        wg.apply_gradient(&gg, 0.1).unwrap();
-        let after = wg.load("w").unwrap();
-        for ((&b, &a), &g) in before.data().iter().zip(after.data()).zip(&gr) {
-            let expect = if b == 0.0 { 0.0 } else { b - 0.1 * g };
-            assert_eq!(a, expect);
-        }
-        // constant tiles are split when touched
-        let mut cg = WeightGrid::new(plan.clone());
-        cg.store(
-            "w",
-            &[16, 64],
-            &vec![1.0f32; 1024][..],
-            SparsityRule::KeepAll,
-        )
-        .unwrap();
-        assert_eq!(cg.tree().leaf_count(), 0);
-        cg.apply_gradient(&gg, 1.0).unwrap();
-        assert!(cg
-            .load("w")
-            .unwrap()
-            .data()
-            .iter()
-            .zip(&gr)
-            .all(|(a, g)| *a == 1.0 - g));
-        // another plan is refused
-        let other = WeightGrid::new(
-            LayoutPlan::from_tensors(&[TensorSpec::new("x", [1])], &Default::default()).unwrap(),
-        );
-        assert!(matches!(
-            wg.apply_gradient(&other, 1.0),
-            Err(NeuralError::InvalidPlan(_))
-        ));
     }
 
     #[test]

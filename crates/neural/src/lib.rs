@@ -47,6 +47,8 @@ pub mod safetensors_io;
 pub mod sparsity;
 pub mod spmv;
 pub mod synth;
+mod tiles;
+pub mod update;
 
 pub use csr::CsrMatrix;
 pub use dense::DenseMatrix;

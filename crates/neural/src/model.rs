@@ -222,6 +222,18 @@ impl ModelDesc {
         if self.kv_heads == 0 || !self.heads.is_multiple_of(self.kv_heads) {
             return bad("kv_heads must divide heads");
         }
+        let fits = [
+            self.d_model.checked_mul(4),
+            self.vocab.checked_mul(self.d_model),
+            self.max_positions.checked_mul(self.d_model),
+            self.type_vocab.checked_mul(self.d_model),
+            self.d_ffn.checked_mul(self.d_model),
+        ];
+        if fits.iter().any(Option::is_none) {
+            return Err(NeuralError::OutOfRange(
+                "model description: a weight's size overflows usize".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -252,13 +264,16 @@ impl ModelDesc {
         kinds
     }
 
-    /// Total number of parameters over [`tensors`](Self::tensors).
+    /// Total number of parameters over [`tensors`](Self::tensors)
+    /// (saturating; call on a [validated](Self::validate) description).
     ///
     /// ```
     /// assert!(sparsevdb_neural::ModelDesc::gpt2(12, 12, 768, 3072).param_count() > 100_000_000);
     /// ```
     pub fn param_count(&self) -> usize {
-        self.tensors().iter().map(TensorSpec::len).sum()
+        self.tensors()
+            .iter()
+            .fold(0usize, |a, t| a.saturating_add(t.len()))
     }
 
     /// The tensors of this model, named and shaped as the family's Hugging
@@ -345,9 +360,12 @@ impl ModelDesc {
             t.push(TensorSpec::new(format!("{p}.ln_1.bias"), [d]));
             t.push(TensorSpec::new(
                 format!("{p}.attn.c_attn.weight"),
-                [d, 3 * d],
+                [d, d.saturating_mul(3)],
             ));
-            t.push(TensorSpec::new(format!("{p}.attn.c_attn.bias"), [3 * d]));
+            t.push(TensorSpec::new(
+                format!("{p}.attn.c_attn.bias"),
+                [d.saturating_mul(3)],
+            ));
             t.push(TensorSpec::new(format!("{p}.attn.c_proj.weight"), [d, d]));
             t.push(TensorSpec::new(format!("{p}.attn.c_proj.bias"), [d]));
             t.push(TensorSpec::new(format!("{p}.ln_2.weight"), [d]));
@@ -367,7 +385,7 @@ impl ModelDesc {
 
     fn llama_tensors(&self) -> Vec<TensorSpec> {
         let (d, f) = (self.d_model, self.d_ffn);
-        let kv = self.kv_heads * self.d_head();
+        let kv = self.kv_heads.saturating_mul(self.d_head());
         let mut t = vec![TensorSpec::new(
             "model.embed_tokens.weight",
             [self.vocab, d],

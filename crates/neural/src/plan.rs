@@ -327,7 +327,7 @@ impl PlannedTensor {
     #[inline]
     pub fn coord(&self, row: usize, col: usize) -> [i32; 3] {
         let l = self.fold.to_local(row, col, self.cols);
-        [0, 1, 2].map(|i| self.origin[i] + l[i] as i32)
+        [0, 1, 2].map(|i| self.origin[i].wrapping_add(l[i] as i32))
     }
 
     /// The element stored at voxel `p`, if `p` is one of this tensor's voxels.

@@ -10,7 +10,8 @@
 
 use crate::dense::check_len;
 use crate::error::Result;
-use crate::grid::{block_at, Block, Tiles, WeightGrid};
+use crate::grid::WeightGrid;
+use crate::tiles::{block_at, Block, Tiles};
 
 impl WeightGrid {
     /// `y = W·x` for tensor `name` (`x` has `cols` values, `y` `rows`).

@@ -1,0 +1,141 @@
+//! Where a tensor's tiles live in the tree: the leaf of each 2-D tile
+//! ([`Tiles`], [`Tile`]) and what a leaf slot holds ([`Block`]).
+
+use sparsevdb_tree::{Coord, LeafNode, ValueAccessor};
+
+use crate::fold::{slot_to_leaf, Fold};
+use crate::plan::PlannedTensor;
+
+/// The leaf-sized tiles of a tiled tensor: which rows and columns each leaf
+/// holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tiles {
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    /// log2 of the tile width.
+    pub(crate) lc: u32,
+    origin: [i32; 3],
+    n_ti: usize,
+    n_tj: usize,
+    /// The first packed slot (`None`: tiles as a box).
+    first_slot: Option<u64>,
+}
+
+/// One tile: its leaf's origin and the part of the matrix it holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tile {
+    pub(crate) leaf: Coord,
+    pub(crate) row0: usize,
+    pub(crate) col0: usize,
+    /// Rows of the matrix in this tile (less than the tile height at the
+    /// bottom edge).
+    pub(crate) rows_in: usize,
+    /// Columns of the matrix in this tile.
+    pub(crate) cols_in: usize,
+    /// Whether the tile has no padding.
+    pub(crate) full: bool,
+}
+
+impl Tiles {
+    pub(crate) fn of(t: &PlannedTensor) -> Option<Self> {
+        let (shape, first_slot) = match t.fold() {
+            Fold::Tiled(shape) => (shape, None),
+            Fold::Packed { tile, first_slot } => (tile, Some(first_slot)),
+            Fold::Slices { .. } => return None,
+        };
+        Some(Self {
+            rows: t.rows(),
+            cols: t.cols(),
+            lc: shape.cols().trailing_zeros(),
+            origin: t.origin(),
+            n_ti: t.rows().div_ceil(shape.rows() as usize),
+            n_tj: t.cols().div_ceil(shape.cols() as usize),
+            first_slot,
+        })
+    }
+
+    /// The origin of the leaf holding tile `(ti, tj)`.
+    #[inline]
+    fn leaf(&self, ti: usize, tj: usize) -> Coord {
+        let l = match self.first_slot {
+            None => [ti as u64, tj as u64, 0],
+            Some(first) => slot_to_leaf(first + (ti * self.n_tj + tj) as u64),
+        };
+        Coord::new(
+            self.origin[0] + 8 * l[0] as i32,
+            self.origin[1] + 8 * l[1] as i32,
+            self.origin[2] + 8 * l[2] as i32,
+        )
+    }
+
+    pub(crate) fn tile_rows(&self) -> usize {
+        512 >> self.lc
+    }
+
+    pub(crate) fn tile_cols(&self) -> usize {
+        1 << self.lc
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Tile> + '_ {
+        let (tr, tc) = (self.tile_rows(), self.tile_cols());
+        (0..self.n_ti).flat_map(move |ti| {
+            (0..self.n_tj).map(move |tj| {
+                let (row0, col0) = (ti * tr, tj * tc);
+                let rows_in = tr.min(self.rows - row0);
+                let cols_in = tc.min(self.cols - col0);
+                Tile {
+                    leaf: self.leaf(ti, tj),
+                    row0,
+                    col0,
+                    rows_in,
+                    cols_in,
+                    full: rows_in == tr && cols_in == tc,
+                }
+            })
+        })
+    }
+}
+
+/// What a leaf slot of the tree holds.
+pub(crate) enum Block<'a> {
+    Leaf(&'a LeafNode<f32>),
+    /// An active tile covering the whole slot, with its value.
+    Tile(f32),
+}
+
+pub(crate) fn coord(p: [i32; 3]) -> Coord {
+    Coord::new(p[0], p[1], p[2])
+}
+
+/// The leaf slot at `leaf` (a leaf origin): its leaf, an active tile, or
+/// nothing.
+#[inline]
+pub(crate) fn block_at<'a>(acc: &ValueAccessor<'a, f32>, leaf: Coord) -> Option<Block<'a>> {
+    if let Some(l) = acc.probe_leaf(leaf) {
+        return Some(Block::Leaf(l));
+    }
+    match acc.probe_value(leaf) {
+        (v, true) => Some(Block::Tile(v)),
+        _ => None,
+    }
+}
+
+/// Calls `f` with the origin of every leaf slot the box of `t` touches
+/// (only meaningful for tensors whose box is their own, i.e. not packed).
+pub(crate) fn for_each_leaf_slot(t: &PlannedTensor, mut f: impl FnMut(Coord)) {
+    let Some(r) = t.region() else { return };
+    let lo = r.min.map(|v| i64::from(v & !7));
+    let mut x = lo[0];
+    while x <= i64::from(r.max[0]) {
+        let mut y = lo[1];
+        while y <= i64::from(r.max[1]) {
+            let mut z = lo[2];
+            while z <= i64::from(r.max[2]) {
+                f(Coord::new(x as i32, y as i32, z as i32));
+                z += 8;
+            }
+            y += 8;
+        }
+        x += 8;
+    }
+}
