@@ -501,7 +501,7 @@ impl WeightGrid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::PlanOptions;
+    use crate::planner::PlanOptions;
     use crate::{Fold, ModelDesc, TensorSpec, TileShape};
     use half::{bf16, f16};
 

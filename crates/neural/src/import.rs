@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::dtype::encode_le;
 use crate::error::{NeuralError, Result};
 use crate::grid::{StoreReport, WeightGrid};
-use crate::plan::{LayoutPlan, PlanOptions};
+use crate::plan::LayoutPlan;
+use crate::planner::PlanOptions;
 use crate::safetensors_io::{read_tensors, write_encoded};
 use crate::sparsity::SparsityRule;
 

@@ -124,7 +124,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use crate::plan::PlanOptions;
+    use crate::planner::PlanOptions;
     use crate::{
         CsrMatrix, LayoutPlan, ModelDesc, SparsityRule, TensorSpec, TileShape, WeightGrid,
     };
