@@ -283,10 +283,11 @@ fn report(tensors: &[Tensor], plan: &LayoutPlan, sparsity: f64) -> BoxResult<()>
         .sum();
     let mem = grid.mem_usage();
     println!(
-        "| **total ({} tensors)** | | {} | {} (whole tree) | {} | {} | {} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} |",
+        "| **total ({} tensors)** | | {} | {} (whole tree; leaves {}) | {} | {} | {} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} |",
         tensors.len(),
         stored,
         kib(mem as f64),
+        kib(tot.leaf_bytes as f64),
         kib(tot.dense as f64),
         kib(tot.csr as f64),
         kib(tot.map as f64),
