@@ -4,14 +4,15 @@
 //! and mat-vec time from the grid against CSR and dense.
 //!
 //! ```sh
-//! cargo run --release -p sparsevdb-neural --example minilm -- [PATH] [--plan]
+//! cargo run --release -p sparsevdb-neural --example minilm -- [PATH] [--plan] [--slabs] [--synthetic]
 //! ```
 //!
 //! PATH is the model file or the folder holding `minilm-l6-v2.f16.safetensors`
 //! (and `lora-r8-minilm.safetensors`). Without it the example looks in
 //! `../shared/data` next to the workspace; when that is absent it makes a
 //! synthetic model of the same shapes and says so. `--plan` prints the layout
-//! plan as a table.
+//! plan as a table; `--slabs` uses the slab layout instead of the packed one;
+//! `--synthetic` uses the synthetic model even when the data is there.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,8 +22,8 @@ use ahash::AHashMap;
 use sparsevdb_neural::safetensors_io::{read_file, Tensor};
 use sparsevdb_neural::synth::synthetic_values;
 use sparsevdb_neural::{
-    CsrMatrix, Dtype, ImportOptions, LayoutPlan, LoraPair, ModelDesc, SparsityRule, TensorSpec,
-    WeightGrid,
+    CsrMatrix, Dtype, ImportOptions, LayoutPlan, LoraPair, ModelDesc, PlanLayout, PlanOptions,
+    SparsityRule, TensorSpec, WeightGrid,
 };
 
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -47,16 +48,22 @@ fn main() {
 fn run() -> BoxResult<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let show_plan = args.iter().any(|a| a == "--plan");
+    let layout = if args.iter().any(|a| a == "--slabs") {
+        PlanLayout::Slabs
+    } else {
+        PlanLayout::Packed
+    };
     let path_arg = args
         .iter()
         .find(|a| !a.starts_with("--"))
         .map(PathBuf::from);
 
+    let synthetic = args.iter().any(|a| a == "--synthetic");
     let Loaded {
         tensors,
         source,
         lora: lora_path,
-    } = load_model(path_arg)?;
+    } = load_model(path_arg, synthetic)?;
     println!("source: {source}");
     println!(
         "{} tensors, {} values",
@@ -68,9 +75,13 @@ fn run() -> BoxResult<()> {
         .iter()
         .map(|t| TensorSpec::new(t.name.clone(), t.shape.clone()))
         .collect();
-    let plan = LayoutPlan::from_tensors(&specs, &Default::default())?;
+    let options = PlanOptions {
+        layout,
+        ..Default::default()
+    };
+    let plan = LayoutPlan::from_tensors(&specs, &options)?;
     println!(
-        "plan: {} tensors in {} leaf slots, bbox {}",
+        "plan ({layout:?}): {} tensors in {} leaf slots, bbox {}",
         plan.len(),
         plan.leaf_count(),
         plan.bbox().map(|b| b.to_string()).unwrap_or_default()
@@ -90,7 +101,7 @@ fn run() -> BoxResult<()> {
 
 /// The model's tensors, a line saying where they came from, and the LoRA
 /// file next to them if there is one.
-fn load_model(arg: Option<PathBuf>) -> BoxResult<Loaded> {
+fn load_model(arg: Option<PathBuf>, synthetic: bool) -> BoxResult<Loaded> {
     let file_in = |dir: &Path| -> Option<PathBuf> {
         let f = dir.join(MODEL);
         f.exists().then_some(f)
@@ -100,6 +111,7 @@ fn load_model(arg: Option<PathBuf>) -> BoxResult<Loaded> {
             Some(file_in(p).ok_or(format!("{MODEL} not found in {}", p.display()))?)
         }
         Some(p) => Some(p.clone()),
+        None if synthetic => None,
         None => [
             PathBuf::from("../shared/data"),
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
@@ -129,7 +141,12 @@ fn load_model(arg: Option<PathBuf>) -> BoxResult<Loaded> {
                     shape: spec.shape,
                 })
                 .collect();
-            let source = "SYNTHETIC model with the shapes of all-MiniLM-L6-v2 (no data file found; pass PATH)".to_string();
+            let why = if synthetic {
+                "--synthetic"
+            } else {
+                "no data file found; pass PATH"
+            };
+            let source = format!("SYNTHETIC model with the shapes of all-MiniLM-L6-v2 ({why})");
             Ok(Loaded {
                 tensors,
                 source,
