@@ -2,18 +2,23 @@
 //!
 //! - [`LayerKind`] and [`ClassicLayout`]: the seed's classic Z slices, with
 //!   every collision reported as an error.
-//! - [`ModelDesc`], [`names`] and [`LayoutPlan`]: a planner giving every tensor
-//!   of a BERT, GPT-2 or LLaMA model (or any safetensors file) a disjoint
-//!   region, Q/K/V side by side, each 2-D matrix folded so that one 8³ leaf
-//!   holds one 2-D tile of 512 elements ([`Fold`]).
+//! - [`ModelDesc`], [`names`], [`planner`] and [`LayoutPlan`]: a planner
+//!   giving every tensor of a BERT, GPT-2 or LLaMA model (or any safetensors
+//!   file) a disjoint region, Q/K/V side by side, each 2-D matrix folded so
+//!   that one 8³ leaf holds one 2-D tile of 512 elements ([`Fold`]), the tiles
+//!   packed into as few internal nodes as possible.
 //! - [`morton`]: Z-order codes over full `i32` coordinates.
 //! - [`SparsityRule`] and [`sparsity`]: thresholds and magnitude pruning.
 //! - [`dtype`] and [`safetensors_io`]: f32 / f16 / bf16 conversion, bit-exact,
 //!   and safetensors reading and writing with typed errors.
 //! - [`WeightGrid`]: every tensor of a plan in one tree — store a dense matrix
 //!   under a [`SparsityRule`], load it back bit-exact, LoRA pairs ([`lora`]),
-//!   gradient steps, sparse mat-vec `W·x` / `Wᵀ·x` from the grid ([`spmv`]),
-//!   safetensors import and export ([`import`]).
+//!   gradient steps and Morton-sorted bulk entries ([`update`]), sparse
+//!   mat-vec `W·x` / `Wᵀ·x` from the grid ([`spmv`]), safetensors import and
+//!   export ([`import`]).
+//!
+//! `cargo run --release -p sparsevdb-neural --example minilm` measures all of
+//! it on the real all-MiniLM-L6-v2 (or a synthetic model of its shapes).
 //! - [`CsrMatrix`] and [`DenseMatrix`]: the baselines.
 //!
 //! ```
