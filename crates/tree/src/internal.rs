@@ -135,9 +135,19 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         self.tiles[n] = C::Value::default();
     }
 
-    /// Makes slot `n` a tile (dropping any child).
+    /// Makes slot `n` the tile `(v, active)`, dropping any child there.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// n.set_value_on(Coord::new(1, 1, 1), 2.0);
+    /// n.set_tile(0, 4.0, true);
+    /// assert_eq!(n.leaf_count(), 0);
+    /// assert_eq!(n.tile(0), Some((4.0, true)));
+    /// ```
     #[inline]
-    pub(crate) fn set_tile(&mut self, n: usize, v: C::Value, active: bool) {
+    pub fn set_tile(&mut self, n: usize, v: C::Value, active: bool) {
         self.children[n] = None;
         self.child_mask.set_off(n);
         self.tiles[n] = v;

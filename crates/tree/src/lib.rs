@@ -34,6 +34,7 @@ mod iter;
 mod leaf;
 mod mask;
 mod node;
+mod node_access;
 mod root;
 #[cfg(feature = "serde")]
 mod serde_impl;

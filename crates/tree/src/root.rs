@@ -201,8 +201,18 @@ impl<C: Node> RootNode<C> {
         matches!(*slot, RootSlot::Tile(v, false) if C::Value::is_approx_equal(v, self.background))
     }
 
-    /// OpenVDB `eraseBackgroundTiles`: drops inactive tiles approx-equal to the background.
-    pub(crate) fn erase_background_tiles(&mut self) {
+    /// OpenVDB `eraseBackgroundTiles`: drops inactive tiles approx-equal to the
+    /// background (the last step of `prune`).
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, Tree};
+    /// let mut t: Tree<f32> = Tree::new(0.0);
+    /// t.root_mut().set_tile(Coord::new(0, 0, 0), 0.0, false);
+    /// assert_eq!(t.root().entry_count(), 1);
+    /// t.root_mut().erase_background_tiles();
+    /// assert_eq!(t.root().entry_count(), 0);
+    /// ```
+    pub fn erase_background_tiles(&mut self) {
         let bg = self.background;
         self.retain(
             |e| !matches!(e.slot, RootSlot::Tile(v, false) if C::Value::is_approx_equal(v, bg)),
