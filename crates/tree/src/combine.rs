@@ -136,8 +136,8 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
     fn topology_copy(other: &Self, value: C::Value) -> Self {
         let mut node = Self::new_filled(other.origin, value, false);
         node.value_mask = other.value_mask.clone();
-        for n in other.child_mask.iter_on() {
-            let child = other.children[n].as_deref().expect("child mask agrees");
+        for n in other.children.mask().iter_on() {
+            let child = other.child(n).expect("child mask agrees");
             node.set_child(n, Box::new(C::topology_copy(child, value)));
         }
         node
@@ -145,7 +145,7 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
 
     fn set_values_on(&mut self) {
         let mut on = Mask::new(true);
-        on.subtract(&self.child_mask);
+        on.subtract(self.children.mask());
         self.value_mask = on;
         for child in self.children_mut() {
             child.set_values_on();
@@ -154,8 +154,8 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
 
     fn topology_union(&mut self, other: &Self) {
         for n in 0..Self::NUM_VALUES {
-            if let Some(theirs) = other.children[n].as_deref() {
-                if let Some(mine) = self.children[n].as_deref_mut() {
+            if let Some(theirs) = other.children.get(n) {
+                if let Some(mine) = self.children.get_mut(n) {
                     mine.topology_union(theirs);
                 } else {
                     // A tile (active or not) becomes a branch with the other child's
@@ -168,7 +168,7 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
                     self.set_child(n, Box::new(child));
                 }
             } else if other.value_mask.is_on(n) {
-                match self.children[n].as_deref_mut() {
+                match self.children.get_mut(n) {
                     Some(mine) => mine.set_values_on(),
                     None => self.value_mask.set_on(n),
                 }
@@ -178,9 +178,9 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
 
     fn topology_intersection(&mut self, other: &Self, background: C::Value) {
         for n in 0..Self::NUM_VALUES {
-            let theirs = other.children[n].as_deref();
+            let theirs = other.children.get(n);
             let their_on = other.value_mask.is_on(n);
-            if let Some(mine) = self.children[n].as_deref_mut() {
+            if let Some(mine) = self.children.get_mut(n) {
                 match theirs {
                     Some(theirs) => mine.topology_intersection(theirs, background),
                     // An inactive tile there: the child becomes an inactive background tile.
@@ -206,9 +206,9 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
 
     fn topology_difference(&mut self, other: &Self, background: C::Value) {
         for n in 0..Self::NUM_VALUES {
-            let theirs = other.children[n].as_deref();
+            let theirs = other.children.get(n);
             let their_on = other.value_mask.is_on(n);
-            if let Some(mine) = self.children[n].as_deref_mut() {
+            if let Some(mine) = self.children.get_mut(n) {
                 match theirs {
                     Some(theirs) => mine.topology_difference(theirs, background),
                     // An active tile there: the child becomes an inactive background tile.
@@ -236,10 +236,7 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
         F: FnMut(C::Value, bool, C::Value, bool) -> (C::Value, bool),
     {
         for n in 0..Self::NUM_VALUES {
-            match (
-                self.children[n].as_deref_mut(),
-                other.children[n].as_deref(),
-            ) {
+            match (self.children.get_mut(n), other.children.get(n)) {
                 (None, None) => {
                     let (r, on) = f(
                         self.tiles[n],
@@ -268,7 +265,7 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
         F: FnMut(C::Value, bool, C::Value, bool) -> (C::Value, bool),
     {
         for n in 0..Self::NUM_VALUES {
-            match self.children[n].as_deref_mut() {
+            match self.children.get_mut(n) {
                 Some(child) => child.combine_tile(value, active, f),
                 None => {
                     let (r, on) = f(self.tiles[n], self.value_mask.is_on(n), value, active);
@@ -283,11 +280,11 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
         // Children first: merged into ours, or moved into our inactive tiles; a child
         // over one of our active tiles is dropped.
         for n in 0..Self::NUM_VALUES {
-            if other.child_mask.is_off(n) {
+            if other.children.mask().is_off(n) {
                 continue;
             }
-            if let Some(mine) = self.children[n].as_deref_mut() {
-                let theirs = other.children[n].take().expect("child mask agrees");
+            if let Some(mine) = self.children.get_mut(n) {
+                let theirs = other.children.remove(n).expect("child mask agrees");
                 mine.merge_active_states(*theirs, reset_old, reset_new);
             } else if self.value_mask.is_off(n) {
                 let mut theirs = other
@@ -307,7 +304,7 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
 
     fn replace_active(&mut self, other: &Self) {
         for n in 0..Self::NUM_VALUES {
-            if let Some(theirs) = other.children[n].as_deref() {
+            if let Some(theirs) = other.children.get(n) {
                 // After the topology union we always have a child here; densify anyway
                 // if not, which is what OpenVDB's fill / setValue would do.
                 self.child_or_densify(n).replace_active(theirs);
@@ -946,7 +943,7 @@ mod tests {
         src.set_value_on(c(1, 1, 1), 4.0);
         src.fill(&cube(c(8, 0, 0), 8), 5.0, true);
         let copy = Lower::topology_copy(&src, 7.0);
-        assert_eq!(copy.child_mask, src.child_mask);
+        assert_eq!(copy.child_mask(), src.child_mask());
         assert_eq!(copy.value_mask, src.value_mask);
         assert_eq!(copy.probe_value(c(1, 1, 1)), (7.0, true));
         assert_eq!(copy.probe_value(c(1, 1, 2)), (7.0, false));
@@ -956,7 +953,7 @@ mod tests {
         let mut on = copy.clone();
         on.set_values_on();
         assert_eq!(on.on_voxel_count(), Lower::NUM_VOXELS);
-        assert!(on.child_mask.is_on(0), "children stay children");
+        assert!(on.child_mask().is_on(0), "children stay children");
         on.validate().unwrap();
     }
 

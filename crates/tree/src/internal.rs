@@ -3,10 +3,12 @@
 //! child's whole region), OpenVDB `tree/InternalNode.h`.
 //!
 //! Representation: a child mask, a value (active) mask, a dense tile-value table and a
-//! dense table of optional boxed children. Invariant: a slot with a child has its
+//! [`ChildTable`](crate::child_table) of boxed children (sparse or dense, chosen by
+//! child count). Invariant: a slot with a child has its
 //! value-mask bit off and its child-mask bit on; a slot without one has both the tile
 //! value and the child-mask bit off.
 
+use crate::child_table::ChildTable;
 use crate::mask::Mask;
 use crate::node::{
     aligned_chunks, approx_equal_tol, lower_median, within_tolerance, Node, ValidationError,
@@ -31,10 +33,9 @@ use crate::{Coord, CoordBBox, Value};
 #[derive(Clone, Debug)]
 pub struct InternalNode<C: Node, const LOG2: u32> {
     pub(crate) origin: Coord,
-    pub(crate) child_mask: Mask<LOG2>,
     pub(crate) value_mask: Mask<LOG2>,
     pub(crate) tiles: Box<[C::Value]>,
-    pub(crate) children: Box<[Option<Box<C>>]>,
+    pub(crate) children: ChildTable<C, LOG2>,
 }
 
 impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
@@ -75,7 +76,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     /// The child mask: bit `n` on when slot `n` holds a child.
     #[inline]
     pub fn child_mask(&self) -> &Mask<LOG2> {
-        &self.child_mask
+        self.children.mask()
     }
 
     /// The value mask: bit `n` on when slot `n` holds an active tile.
@@ -87,50 +88,50 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     /// The child in slot `n`, if any.
     #[inline]
     pub fn child(&self, n: usize) -> Option<&C> {
-        self.children[n].as_deref()
+        self.children.get(n)
     }
 
     /// The child in slot `n`, mutably, if any.
     #[inline]
     pub fn child_mut(&mut self, n: usize) -> Option<&mut C> {
-        self.children[n].as_deref_mut()
+        self.children.get_mut(n)
     }
 
     /// The tile in slot `n` as `(value, active)`, or `None` when the slot has a child.
     #[inline]
     pub fn tile(&self, n: usize) -> Option<(C::Value, bool)> {
-        match self.children[n] {
-            Some(_) => None,
-            None => Some((self.tiles[n], self.value_mask.is_on(n))),
+        if self.children.mask().is_on(n) {
+            None
+        } else {
+            Some((self.tiles[n], self.value_mask.is_on(n)))
         }
     }
 
     /// Iterates over the children in slot order.
     pub fn children(&self) -> impl Iterator<Item = &C> + '_ {
-        self.children.iter().filter_map(|c| c.as_deref())
+        self.children.iter()
     }
 
     /// Iterates mutably over the children in slot order.
     pub fn children_mut(&mut self) -> impl Iterator<Item = &mut C> + '_ {
-        self.children.iter_mut().filter_map(|c| c.as_deref_mut())
+        self.children.iter_mut()
     }
 
     /// The child at slot `n`, created from the slot's tile if there is none.
     #[inline]
     pub(crate) fn child_or_densify(&mut self, n: usize) -> &mut C {
-        if self.children[n].is_none() {
+        if !self.children.mask().is_on(n) {
             let origin = self.offset_to_global(n);
             let child = C::new_filled(origin, self.tiles[n], self.value_mask.is_on(n));
             self.set_child(n, Box::new(child));
         }
-        self.children[n].as_deref_mut().expect("child just ensured")
+        self.children.get_mut(n).expect("child just ensured")
     }
 
     /// Puts `child` in slot `n` (dropping any child already there).
     #[inline]
     pub(crate) fn set_child(&mut self, n: usize, child: Box<C>) {
-        self.children[n] = Some(child);
-        self.child_mask.set_on(n);
+        self.children.insert(n, child);
         self.value_mask.set_off(n);
         self.tiles[n] = C::Value::default();
     }
@@ -148,15 +149,14 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     /// ```
     #[inline]
     pub fn set_tile(&mut self, n: usize, v: C::Value, active: bool) {
-        self.children[n] = None;
-        self.child_mask.set_off(n);
+        self.children.remove(n);
         self.tiles[n] = v;
         self.value_mask.set(n, active);
     }
 
     /// Removes and returns the child in slot `n`, leaving the tile `(v, active)`.
     pub(crate) fn take_child(&mut self, n: usize, v: C::Value, active: bool) -> Option<Box<C>> {
-        let child = self.children[n].take();
+        let child = self.children.remove(n);
         self.set_tile(n, v, active);
         child
     }
@@ -191,7 +191,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     }
 
     fn tiles_constant(&self) -> Option<bool> {
-        if !self.child_mask.is_all_off() {
+        if self.children.len() != 0 {
             return None;
         }
         self.value_mask.constant_state()
@@ -210,10 +210,9 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         let n = Self::NUM_VALUES;
         InternalNode {
             origin: origin.mask(!Self::SELF_DIM_MASK),
-            child_mask: Mask::new(false),
             value_mask: Mask::new(active),
             tiles: vec![value; n].into_boxed_slice(),
-            children: (0..n).map(|_| None).collect(),
+            children: ChildTable::new(),
         }
     }
 
@@ -225,7 +224,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     #[inline]
     fn get_value(&self, c: Coord) -> C::Value {
         let n = Self::coord_to_offset(c);
-        match &self.children[n] {
+        match self.children.get(n) {
             Some(child) => child.get_value(c),
             None => self.tiles[n],
         }
@@ -234,7 +233,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     #[inline]
     fn is_value_on(&self, c: Coord) -> bool {
         let n = Self::coord_to_offset(c);
-        match &self.children[n] {
+        match self.children.get(n) {
             Some(child) => child.is_value_on(c),
             None => self.value_mask.is_on(n),
         }
@@ -243,7 +242,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     #[inline]
     fn probe_value(&self, c: Coord) -> (C::Value, bool) {
         let n = Self::coord_to_offset(c);
-        match &self.children[n] {
+        match self.children.get(n) {
             Some(child) => child.probe_value(c),
             None => (self.tiles[n], self.value_mask.is_on(n)),
         }
@@ -251,7 +250,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
 
     fn value_level(&self, c: Coord) -> u32 {
         let n = Self::coord_to_offset(c);
-        match &self.children[n] {
+        match self.children.get(n) {
             Some(child) => child.value_level(c),
             None => Self::LEVEL,
         }
@@ -260,7 +259,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     #[inline]
     fn set_value_on(&mut self, c: Coord, v: C::Value) {
         let n = Self::coord_to_offset(c);
-        if let Some(child) = &mut self.children[n] {
+        if let Some(child) = self.children.get_mut(n) {
             return child.set_value_on(c, v);
         }
         // A write into a tile densifies only if it changes the value or the state.
@@ -273,7 +272,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     #[inline]
     fn set_value_off(&mut self, c: Coord, v: C::Value) {
         let n = Self::coord_to_offset(c);
-        if let Some(child) = &mut self.children[n] {
+        if let Some(child) = self.children.get_mut(n) {
             return child.set_value_off(c, v);
         }
         if !self.value_mask.is_on(n) && self.tiles[n] == v {
@@ -285,7 +284,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     #[inline]
     fn set_value_only(&mut self, c: Coord, v: C::Value) {
         let n = Self::coord_to_offset(c);
-        if let Some(child) = &mut self.children[n] {
+        if let Some(child) = self.children.get_mut(n) {
             return child.set_value_only(c, v);
         }
         if self.tiles[n] == v {
@@ -297,7 +296,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     #[inline]
     fn set_active(&mut self, c: Coord, on: bool) {
         let n = Self::coord_to_offset(c);
-        if let Some(child) = &mut self.children[n] {
+        if let Some(child) = self.children.get_mut(n) {
             return child.set_active(c, on);
         }
         if self.value_mask.is_on(n) == on {
@@ -308,7 +307,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
 
     fn modify_value<F: FnOnce(&mut C::Value)>(&mut self, c: Coord, f: F) {
         let n = Self::coord_to_offset(c);
-        if let Some(child) = &mut self.children[n] {
+        if let Some(child) = self.children.get_mut(n) {
             return child.modify_value(c, f);
         }
         // OpenVDB applies the operator to a copy of the tile value and densifies when the
@@ -331,7 +330,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
 
     fn prune_tolerance(&mut self, tol: C::Value) -> Option<(C::Value, bool)> {
         for n in 0..Self::NUM_VALUES {
-            if let Some(child) = &mut self.children[n] {
+            if let Some(child) = self.children.get_mut(n) {
                 if let Some((v, on)) = child.prune_tolerance(tol) {
                     self.set_tile(n, v, on);
                 }
@@ -347,7 +346,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
 
     fn prune_first_value(&mut self, tol: C::Value) -> Option<(C::Value, bool)> {
         for n in 0..Self::NUM_VALUES {
-            if let Some(child) = &mut self.children[n] {
+            if let Some(child) = self.children.get_mut(n) {
                 if let Some((v, on)) = child.prune_first_value(tol) {
                     self.set_tile(n, v, on);
                 }
@@ -363,13 +362,13 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
 
     fn prune_inactive(&mut self, value: C::Value) -> bool {
         for n in 0..Self::NUM_VALUES {
-            if let Some(child) = &mut self.children[n] {
+            if let Some(child) = self.children.get_mut(n) {
                 if child.prune_inactive(value) {
                     self.set_tile(n, value, false);
                 }
             }
         }
-        self.child_mask.is_all_off() && self.value_mask.is_all_off()
+        self.children.len() == 0 && self.value_mask.is_all_off()
     }
 
     fn voxelize_active_tiles(&mut self) {
@@ -392,7 +391,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
             if !clip.intersects(&slot) {
                 self.set_tile(n, background, false);
             } else if !clip.contains_bbox(&slot) {
-                if let Some(child) = &mut self.children[n] {
+                if let Some(child) = self.children.get_mut(n) {
                     child.clip(clip, background);
                 } else {
                     let (v, on) = (self.tiles[n], self.value_mask.is_on(n));
@@ -407,7 +406,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         let neg_old = C::Value::negative(old);
         let neg_new = C::Value::negative(new);
         for n in 0..Self::NUM_VALUES {
-            if let Some(child) = &mut self.children[n] {
+            if let Some(child) = self.children.get_mut(n) {
                 child.reset_background(old, new);
             } else if !self.value_mask.is_on(n) {
                 let v = &mut self.tiles[n];
@@ -427,7 +426,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     }
 
     fn off_voxel_count(&self) -> u64 {
-        let off_tiles = Self::NUM_VALUES - self.value_mask.count_on() - self.child_mask.count_on();
+        let off_tiles = Self::NUM_VALUES - self.value_mask.count_on() - self.children.len();
         let tiles = C::NUM_VOXELS.saturating_mul(off_tiles as u64);
         self.children()
             .fold(tiles, |s, c| s.saturating_add(c.off_voxel_count()))
@@ -468,8 +467,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     fn mem_usage(&self) -> usize {
         core::mem::size_of::<Self>()
             + self.tiles.len() * core::mem::size_of::<C::Value>()
-            + self.children.len() * core::mem::size_of::<Option<Box<C>>>()
-            + self.child_mask.heap_bytes()
+            + self.children.heap_bytes()
             + self.value_mask.heap_bytes()
             + self.children().map(|c| c.mem_usage()).sum::<usize>()
     }
@@ -483,20 +481,15 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         if self.origin.mask(!Self::SELF_DIM_MASK) != self.origin {
             return Err(err("origin not aligned to the node grid".into()));
         }
-        if self.tiles.len() != Self::NUM_VALUES || self.children.len() != Self::NUM_VALUES {
+        if self.tiles.len() != Self::NUM_VALUES {
             return Err(err("table has the wrong length".into()));
         }
-        if !self.child_mask.is_disjoint(&self.value_mask) {
+        self.children.check().map_err(&err)?;
+        if !self.children.mask().is_disjoint(&self.value_mask) {
             return Err(err("a slot is both a child and an active tile".into()));
         }
-        for n in 0..Self::NUM_VALUES {
-            let has_child = self.children[n].is_some();
-            if has_child != self.child_mask.is_on(n) {
-                return Err(err(format!(
-                    "child mask disagrees with the table at slot {n}"
-                )));
-            }
-            if let Some(child) = &self.children[n] {
+        for n in self.children.mask().iter_on() {
+            if let Some(child) = self.children.get(n) {
                 if child.origin() != self.offset_to_global(n) {
                     return Err(err(format!(
                         "child at slot {n} has origin {} instead of {}",

@@ -123,7 +123,7 @@ struct SlotCursor<'a, C: Node, const LOG2: u32> {
 impl<'a, C: Node, const LOG2: u32> SlotCursor<'a, C, LOG2> {
     fn new(node: &'a InternalNode<C, LOG2>, filter: Filter) -> Self {
         let bits = visit_word(
-            node.child_mask.words()[0],
+            node.child_mask().words()[0],
             node.value_mask.words()[0],
             filter,
             u64::MAX,
@@ -140,7 +140,7 @@ impl<'a, C: Node, const LOG2: u32> SlotCursor<'a, C, LOG2> {
     fn next_slot(&mut self, filter: Filter) -> Option<usize> {
         while self.bits == 0 {
             self.word += 1;
-            let child = self.node.child_mask.words();
+            let child = self.node.child_mask().words();
             if self.word >= child.len() {
                 return None;
             }

@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 mod accessor;
+mod child_table;
 mod combine;
 mod coord;
 mod internal;
