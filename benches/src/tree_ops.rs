@@ -250,8 +250,12 @@ pub fn bench_tree(
         progress("prune");
         let m = timing.measure(
             || {
-                let before = live_bytes();
-                let mut t = keep.take().unwrap_or_else(|| build(&d.a));
+                // `before`: the live bytes without this tree (the kept tree's own
+                // bytes are those measured around its build).
+                let (before, mut t) = match keep.take() {
+                    Some(t) => (live_bytes().saturating_sub(bytes), t),
+                    None => (live_bytes(), build(&d.a)),
+                };
                 let active_before = t.active_voxel_count();
                 let leaves = clear_even_leaves(&mut t);
                 let cleared = active_before - t.active_voxel_count();
