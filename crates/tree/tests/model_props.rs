@@ -179,6 +179,10 @@ enum Op<T> {
     CompReplace(Box<Scenario<T>>),
     /// `combine` with a custom (asymmetric) function.
     Combine(Box<Scenario<T>>),
+    /// `combine_extended` with a custom function that also sets the state.
+    CombineExtended(Box<Scenario<T>>),
+    /// Through `leaves_mut`: add a delta to every active leaf voxel.
+    LeavesAdd(T),
     /// `topology_union` / `_intersection` / `_difference` with a second tree.
     Topology(TopoKind, Box<Scenario<T>>),
     /// `merge` (MERGE_ACTIVE_STATES) of a second tree.
@@ -416,7 +420,8 @@ impl<T: TestValue> OpGen<T> {
                 Op::Comp(kind, Box::new(self.b_scenario()))
             }
             445..=451 => Op::CompReplace(Box::new(self.b_scenario())),
-            452..=458 => Op::Combine(Box::new(self.b_scenario())),
+            452..=455 => Op::Combine(Box::new(self.b_scenario())),
+            456..=458 => Op::CombineExtended(Box::new(self.b_scenario())),
             459..=468 => Op::Merge(Box::new(self.b_scenario())),
             469..=494 => {
                 let kind = self.rng.pick(&[
@@ -426,6 +431,7 @@ impl<T: TestValue> OpGen<T> {
                 ]);
                 Op::Topology(kind, Box::new(self.b_scenario()))
             }
+            495..=509 => Op::LeavesAdd(self.rng.pick(T::DELTAS)),
             _ => {
                 let c = self.coord();
                 Op::Point(self.point(c))
@@ -480,6 +486,7 @@ impl<T: TestValue> Arbitrary for Op<T> {
             }
             Op::CompReplace(b) => Box::new(b.shrink().map(|b| Op::CompReplace(b))),
             Op::Combine(b) => Box::new(b.shrink().map(|b| Op::Combine(b))),
+            Op::CombineExtended(b) => Box::new(b.shrink().map(|b| Op::CombineExtended(b))),
             Op::Merge(b) => Box::new(b.shrink().map(|b| Op::Merge(b))),
             Op::Topology(k, b) => {
                 let k = *k;
@@ -646,6 +653,17 @@ fn apply<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
             t.clear();
             m.clear();
         }
+        Op::LeavesAdd(d) => {
+            let nodes = NodeSet::of_tree(t);
+            for leaf in t.leaves_mut() {
+                let on: Vec<usize> = leaf.value_mask().iter_on().collect();
+                let values = leaf.values_mut();
+                for n in on {
+                    values[n] = T::plus(values[n], *d);
+                }
+            }
+            m.map_active_in_leaves(&nodes, |v| T::plus(v, *d));
+        }
         Op::Accessor(batch) => {
             let mut acc = t.accessor_mut();
             for p in batch {
@@ -669,7 +687,12 @@ fn apply<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
                 probes.push(p.coord());
             }
         }
-        Op::Comp(..) | Op::CompReplace(..) | Op::Combine(..) | Op::Topology(..) | Op::Merge(..) => {
+        Op::Comp(..)
+        | Op::CompReplace(..)
+        | Op::Combine(..)
+        | Op::CombineExtended(..)
+        | Op::Topology(..)
+        | Op::Merge(..) => {
             combine_op(t, m, op, &mut probes)?;
         }
     }
@@ -759,6 +782,12 @@ fn custom<T: TestValue>(a: T, b: T) -> T {
     }
 }
 
+/// The function `combine_extended` is tested with: the value ignores the flags (see
+/// [`Model::combine_extended`]), the state is `a_on != b_on`.
+fn custom_extended<T: TestValue>(a: T, a_on: bool, b: T, b_on: bool) -> (T, bool) {
+    (T::plus(T::plus(a, a), T::neg(b)), a_on != b_on)
+}
+
 /// Applies a combination op with a second tree built from its B scenario, checks that
 /// B is left unchanged (where it is borrowed), and updates the model. The topology
 /// ops and merge are structure-dependent in OpenVDB: the model gets both node sets.
@@ -772,6 +801,7 @@ fn combine_op<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
         Op::Comp(_, b)
         | Op::CompReplace(b)
         | Op::Combine(b)
+        | Op::CombineExtended(b)
         | Op::Topology(_, b)
         | Op::Merge(b) => b,
         _ => unreachable!("not a combination op"),
@@ -797,6 +827,10 @@ fn combine_op<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
         Op::Combine(_) => {
             t.combine(&bt, custom::<T>);
             m.combine_with(&bm, custom::<T>);
+        }
+        Op::CombineExtended(_) => {
+            t.combine_extended(&bt, custom_extended::<T>);
+            m.combine_extended(&bm, custom_extended::<T>);
         }
         Op::Topology(TopoKind::Union, _) => {
             t.topology_union(&bt);
@@ -980,6 +1014,7 @@ fn check_whole<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
             "sum of iter_on voxel_count {sum} != active_voxel_count {count}"
         ));
     }
+    check_counters(t)?;
     // `seen` holds distinct voxels: equal sizes and inclusion make the sets equal.
     if seen.len() as u64 != want {
         return Err(format!(
@@ -994,6 +1029,89 @@ fn check_whole<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
                 other => return Err(format!("iter_on at {c}: tree {other:?}, model {v:?}")),
             }
         }
+    }
+    Ok(())
+}
+
+/// The tree's counters against its own iterators: `active_tile_count`,
+/// `active_leaf_voxel_count`, `leaf_count`, `non_leaf_count`, `eval_leaf_bbox`
+/// (every leaf holding an active voxel, whole, and every active tile).
+fn check_counters<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
+    t: &Tree<T, L2, L1, L0>,
+) -> Result<(), Fail> {
+    let (mut tiles, mut voxels) = (0u64, 0u64);
+    let mut leaf_bbox: Option<CoordBBox> = None;
+    let mut grow = |b: CoordBBox| leaf_bbox = Some(leaf_bbox.map_or(b, |l| l.union(&b)));
+    for item in t.iter_on() {
+        if item.is_tile() {
+            tiles += 1;
+            grow(item.bbox());
+        } else {
+            voxels += 1;
+        }
+    }
+    let mut leaves = 0usize;
+    for leaf in t.leaves() {
+        leaves += 1;
+        if leaf.value_mask().iter_on().next().is_some() {
+            let o = leaf.origin();
+            let side = (1i32 << L0) - 1;
+            grow(CoordBBox::new(
+                o,
+                Coord::new(o.x + side, o.y + side, o.z + side),
+            ));
+        }
+    }
+    let internal = t.nodes().filter(|n| n.level() > 0).count();
+    let got = (
+        t.active_tile_count(),
+        t.active_leaf_voxel_count(),
+        t.leaf_count(),
+        t.non_leaf_count(),
+        t.eval_leaf_bbox(),
+    );
+    let want = (tiles, voxels, leaves, internal + 1, leaf_bbox);
+    if got != want {
+        return Err(format!(
+            "(active_tile_count, active_leaf_voxel_count, leaf_count, non_leaf_count, \
+             eval_leaf_bbox) = {got:?}, but the iterators say {want:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// `iter_off` against `inactive_voxel_count` / `inactive_leaf_voxel_count` (which,
+/// like OpenVDB's, leave out the root's background tiles) and against `iter_all`.
+fn check_off_counters<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
+    t: &Tree<T, L2, L1, L0>,
+) -> Result<(), Fail> {
+    let (mut sum, mut leaf_voxels, mut items) = (0u64, 0u64, 0usize);
+    for item in t.iter_off() {
+        if item.is_active() {
+            return Err(format!(
+                "iter_off yielded an active item at {}",
+                item.coord()
+            ));
+        }
+        items += 1;
+        let root_bg = item.level() == 3 && T::approx_eq(item.value(), t.background());
+        if !root_bg {
+            sum = sum.saturating_add(item.voxel_count());
+        }
+        if !item.is_tile() {
+            leaf_voxels += 1;
+        }
+    }
+    if (sum, leaf_voxels) != (t.inactive_voxel_count(), t.inactive_leaf_voxel_count()) {
+        return Err(format!(
+            "iter_off sums ({sum}, {leaf_voxels}) != (inactive_voxel_count, \
+             inactive_leaf_voxel_count) ({}, {})",
+            t.inactive_voxel_count(),
+            t.inactive_leaf_voxel_count()
+        ));
+    }
+    if t.iter_all().count() != items + t.iter_on().count() {
+        return Err("iter_all is not iter_on plus iter_off".into());
     }
     Ok(())
 }
@@ -1077,6 +1195,7 @@ fn run<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
             return Err(format!("accessor probe at {c}: {got:?}, tree {want:?}"));
         }
     }
+    check_off_counters(&t)?;
     if t.is_empty() && !m.is_background_only() {
         return Err("tree is_empty() but the model holds values".into());
     }

@@ -20,8 +20,11 @@
 //! | `prune_inactive[_with_value]` | `tools::pruneInactive[WithValue]` | see [`Model::prune_inactive_with_value`] |
 //! | `clip(b)` | `Tree::clip` | outside `b`: background, inactive |
 //! | `set_background(v)` | `RootNode::setBackground` | inactive ≈old → new, ≈−old → −new |
-//! | `comp_*`, `combine` | `tools::comp*`, `Tree::combine` | see [`Model::combine_with`] |
-//! | topology ops | `topologyUnion` / `Intersection` / `Difference` | see [`Model::topology_union`] |
+//! | `comp_*`, `combine`, `combine_extended` | `tools::comp*`, `Tree::combine[Extended]` | see [`Model::combine_with`] |
+//! | `comp_replace` | `tools::compReplace` | B's active voxels overwrite A |
+//! | `merge` | `merge<MERGE_ACTIVE_STATES>` | see [`Model::merge`] (needs node sets) |
+//! | topology ops | `topologyUnion` / `Intersection` / `Difference` | see [`Model::topology_union`] (the last two need node sets) |
+//! | writes through `leaves_mut` | `LeafManager` | see [`Model::map_active_in_leaves`] (needs the leaf set) |
 //!
 //! Besides the voxel map the model keeps a short list of *regions*: whole boxes that
 //! a prune collapsed into one inactive value (a lower or upper node turned tile), so
@@ -31,7 +34,8 @@
 //!
 //! What is structure-dependent in OpenVDB is taken as an *input*: `pruneInactive`
 //! only touches regions covered by a node, so [`Model::prune_inactive_with_value`]
-//! takes the tree's node set ([`NodeSet::of_tree`], read before the operation).
+//! takes the tree's node set ([`NodeSet::of_tree`], read before the operation); so
+//! do topology intersection / difference and merge (both trees' node sets).
 //!
 //! Values are compared with [`ModelValue::same`] (`==` for floats, so `-0.0` equals
 //! `0.0`: OpenVDB's `nth_element` median and its `isExactlyEqual` short cuts do not
@@ -862,6 +866,55 @@ impl<T: ModelValue> Model<T> {
         }
         self.voxels = out;
         self.background = f(self.background, other.background);
+    }
+
+    /// `a.combineExtended(b, f)` voxel-wise, `f(a, a_on, b, b_on) -> (value, on)`
+    /// (`other` must hold no regions). As [`combine_with`](Self::combine_with), with
+    /// the state from `f`. The new background is `f(bg_a, ?, bg_b, ?)` where OpenVDB
+    /// passes stale activity flags (those of the last root tile pair it visited), so
+    /// the model requires an `f` whose value ignores the flags and that leaves two
+    /// inactive operands inactive.
+    pub fn combine_extended(
+        &mut self,
+        other: &Model<T>,
+        f: impl Fn(T, bool, T, bool) -> (T, bool),
+    ) {
+        assert!(other.regions.is_empty(), "model: B must not hold regions");
+        let coords: HashSet<Coord> = self
+            .voxels
+            .keys()
+            .chain(other.voxels.keys())
+            .copied()
+            .collect();
+        let mut out = HashMap::with_capacity_and_hasher(coords.len(), Default::default());
+        for c in coords {
+            let (a, a_on) = self.probe(c);
+            let (b, b_on) = other.probe(c);
+            out.insert(c, f(a, a_on, b, b_on));
+        }
+        let ob = other.background;
+        for (_, v) in &mut self.regions {
+            let (r, on) = f(*v, false, ob, false);
+            assert!(!on, "model: f must keep two inactive operands inactive");
+            *v = r;
+        }
+        self.voxels = out;
+        let (bg, on) = f(self.background, false, other.background, false);
+        assert!(!on, "model: f must keep two inactive operands inactive");
+        self.background = bg;
+    }
+
+    /// Applies `f` to the active voxels that live in leaf nodes (`nodes.leaves`), as
+    /// a loop over `Tree::leaves_mut()` and each leaf's active mask does; active tiles
+    /// are not leaves and keep their value.
+    pub fn map_active_in_leaves(&mut self, nodes: &NodeSet, f: impl Fn(T) -> T) {
+        let leaves: HashSet<Coord> = nodes.leaves.iter().copied().collect();
+        let l0 = self.log2[0];
+        for (c, (v, on)) in self.voxels.iter_mut() {
+            if *on && leaves.contains(&block_origin(*c, l0)) {
+                *v = f(*v);
+            }
+        }
     }
 
     /// `tools::compReplace(a, b)`: `topologyUnion`, then every active tile and voxel
