@@ -21,7 +21,10 @@
 //! leaves only background, the tree must be empty.
 //!
 //! At the end of a sequence every coordinate the sequence touched and every voxel the
-//! model holds is probed, through the tree and through a read accessor.
+//! model holds is probed, through the tree and through a read accessor; `iter_off`
+//! is checked against the inactive counters; and in one sequence out of four every
+//! value the tree stores (`iter_all`: voxels, tiles at corners and centre) is
+//! checked against the model.
 //!
 //! Coordinates are biased toward node boundaries (multiples of 8, 128, 2048, 4096,
 //! 2^15, 2^20, 2^30, their negatives, ±1), the `i32` extremes and a few "anchors" per
@@ -1116,6 +1119,42 @@ fn check_off_counters<T: TestValue, const L2: u32, const L1: u32, const L0: u32>
     Ok(())
 }
 
+/// Every value the tree stores (`iter_all`: leaf voxels, and tiles at their two
+/// corners and centre) against the model — inactive values far from any probe
+/// included.
+fn check_all_stored<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
+    t: &Tree<T, L2, L1, L0>,
+    m: &Model<T>,
+) -> Result<(), Fail> {
+    for item in t.iter_all() {
+        let b = item.bbox();
+        let (lo, hi) = (b.min(), b.max());
+        let mid = Coord::new(
+            ((lo.x as i64 + hi.x as i64) >> 1) as i32,
+            ((lo.y as i64 + hi.y as i64) >> 1) as i32,
+            ((lo.z as i64 + hi.z as i64) >> 1) as i32,
+        );
+        let points: &[Coord] = if item.is_tile() {
+            &[lo, mid, hi]
+        } else {
+            &[lo]
+        };
+        for &p in points {
+            let want = m.probe(p);
+            if !same_probe((item.value(), item.is_active()), want) {
+                return Err(format!(
+                    "iter_all: item at {} (level {}) holds ({:?}, {}), the model has {want:?} at {p}",
+                    item.coord(),
+                    item.level(),
+                    item.value(),
+                    item.is_active()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs one sequence on the `L2-L1-L0` tree.
 fn run<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
     s: &Scenario<T>,
@@ -1196,6 +1235,9 @@ fn run<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
         }
     }
     check_off_counters(&t)?;
+    if s.seed.is_multiple_of(4) {
+        check_all_stored(&t, &m)?;
+    }
     if t.is_empty() && !m.is_background_only() {
         return Err("tree is_empty() but the model holds values".into());
     }
