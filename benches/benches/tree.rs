@@ -49,7 +49,6 @@ fn inputs() -> Vec<Input> {
 }
 
 /// The B operand of `combine` for [`inputs`] (seed + 1000; sphere radius 65).
-#[cfg_attr(not(feature = "tree-combine"), allow(dead_code))]
 fn second(name: &str) -> Workload {
     match name {
         "sphere64" => workloads::sphere(65.0),
@@ -184,13 +183,11 @@ mod iterate {
     }
 }
 
-/// `comp_sum` of A and B (needs the `tree-combine` feature until
-/// `Tree::comp_sum` exists; otherwise the group is empty).
+/// `comp_sum` of A and B (A cloned per iteration, untimed).
 mod combine {
     use super::*;
 
     /// Registers the group.
-    #[cfg(feature = "tree-combine")]
     pub(crate) fn benches(c: &mut Criterion) {
         use criterion::{BatchSize, Throughput};
         use sparsevdb_bench::tree_ops;
@@ -212,12 +209,6 @@ mod combine {
             });
         }
         g.finish();
-    }
-
-    /// Registers nothing: `Tree::comp_sum` is not built (feature `tree-combine` off).
-    #[cfg(not(feature = "tree-combine"))]
-    pub(crate) fn benches(_c: &mut Criterion) {
-        eprintln!("combine: skipped (cargo feature tree-combine off)");
     }
 }
 

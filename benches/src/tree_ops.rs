@@ -12,8 +12,6 @@
 //! * combine: `comp_sum(&b)` (B is borrowed and left intact, unlike OpenVDB). A is
 //!   rebuilt for every run (untimed), as in the OpenVDB anchor; with
 //!   `OpSet::fresh_trees` false (`--quick`) it is a clone of the tree `build` made.
-//!   Only with the cargo feature `tree-combine` until `Tree::comp_sum` exists;
-//!   without it the op is reported as not available.
 //! * prune: the leaves with an even index in `leaves_mut()` order (OpenVDB's, which
 //!   is checked against [`leaf_order_key`]) get `LeafNode::fill_all(background,
 //!   false)` (OpenVDB `LeafNode::fill(0, false)`; untimed), then `prune(0.0)` is
@@ -126,7 +124,6 @@ pub fn prune(t: &mut FloatTree) {
 }
 
 /// A += B (the `combine` op).
-#[cfg(feature = "tree-combine")]
 #[inline(never)]
 pub fn comp_sum(a: &mut FloatTree, b: &FloatTree) {
     a.comp_sum(b);
@@ -303,7 +300,6 @@ pub fn bench_tree(
 }
 
 /// The `combine` record: A += B, with A from `make_a` (untimed) for every run.
-#[cfg(feature = "tree-combine")]
 fn bench_combine(d: &Data, timing: &Timing, make_a: &dyn Fn() -> FloatTree) -> Record {
     let b = build(&d.b);
     let m = timing.measure(make_a, |a| comp_sum(a, &b), |a, ()| iter_sum(a));
@@ -317,17 +313,4 @@ fn bench_combine(d: &Data, timing: &Timing, make_a: &dyn Fn() -> FloatTree) -> R
         format!("active={} sum={:.6}", s.voxels, s.sum),
     )
     .with_runs(&m.runs)
-}
-
-/// The `combine` record while `Tree::comp_sum` is not built (feature `tree-combine` off).
-#[cfg(not(feature = "tree-combine"))]
-fn bench_combine(d: &Data, _timing: &Timing, _make_a: &dyn Fn() -> FloatTree) -> Record {
-    Record::new(
-        d.name,
-        "combine",
-        TREE,
-        f64::NAN,
-        "n/a",
-        "not measured: Tree::comp_sum is not available yet (cargo feature tree-combine off)".into(),
-    )
 }
