@@ -291,8 +291,15 @@ impl<'a, 'b> Decoder<'a, 'b> {
         c
     }
 
+    /// A box extent minus one: mostly 0..=5, sometimes up to [`MAX_EXTENT`] (bytes
+    /// 200..=255), so that most fills are cheap for the model and the checks.
     fn extent(&mut self) -> i64 {
-        (self.byte() as i64) % (MAX_EXTENT + 1)
+        let b = self.byte();
+        if b >= 200 {
+            (b - 200) as i64 % (MAX_EXTENT + 1)
+        } else {
+            b as i64 % 6
+        }
     }
 
     fn fill_box(&mut self) -> CoordBBox {
@@ -483,7 +490,7 @@ impl Encoder {
                 (0..=MAX_EXTENT).contains(&d),
                 "box {b:?} too large to encode"
             );
-            self.byte(d as u8);
+            self.byte(if d <= 5 { d as u8 } else { 200 + d as u8 });
         }
     }
 
@@ -876,11 +883,17 @@ pub fn compare_probes<const L2: u32, const L1: u32, const L0: u32>(
     }
 }
 
-/// Everything [`check`] compares, after each operation.
+/// Compares the tree with the model after an operation: `validate()`, probes, the
+/// active voxel count and bounding box; when `full`, also the node counts and the
+/// tree's self-consistency; and iteration (every active voxel, in order) when `full`
+/// or when few voxels are active (it costs a hash-map entry per active voxel). Each
+/// tree-wide walk costs a visit of every slot of every internal node (32768 per
+/// upper node), which is what bounds the executions per second.
 pub fn check<const L2: u32, const L1: u32, const L0: u32>(
     t: &Tree<f32, L2, L1, L0>,
     m: &Model<f32>,
     probes: &[Coord],
+    full: bool,
 ) {
     if let Err(e) = t.validate() {
         panic!("validate: {e}");
@@ -893,14 +906,35 @@ pub fn check<const L2: u32, const L1: u32, const L0: u32>(
         m.eval_active_bbox(),
         "eval_active_bbox"
     );
+    if t.is_empty() {
+        assert!(
+            m.is_background_only(),
+            "tree is_empty() but the model holds values"
+        );
+    }
+    if full {
+        check_structure(t);
+    }
+    if full || count <= 2048 {
+        check_iteration(t, m, count);
+    }
+}
 
-    // iter_on: order, states, sizes, and exactly the model's active voxels.
+/// `iter_on` against the model: order, states, sizes, and exactly the model's active
+/// voxels; `active_leaf_voxel_count` and `active_tile_count` against the items.
+fn check_iteration<const L2: u32, const L1: u32, const L0: u32>(
+    t: &Tree<f32, L2, L1, L0>,
+    m: &Model<f32>,
+    count: u64,
+) {
+    // iter_on: order, states, sizes, and exactly the model's active voxels. (Internal
+    // iteration, `for_each`, is the fast path of the tree's iterators.)
     let mut sum = 0u64;
     let mut leaf_sum = 0u64;
     let mut tiles = 0u64;
     let mut seen: HashMap<Coord, f32> = HashMap::with_capacity(count as usize);
     let mut last: Option<(([i32; 3], [i32; 3]), Coord)> = None;
-    for item in t.iter_on() {
+    t.iter_on().for_each(|item| {
         let c = item.coord();
         assert!(item.is_active(), "iter_on yielded an inactive item at {c}");
         sum += item.voxel_count();
@@ -948,7 +982,7 @@ pub fn check<const L2: u32, const L1: u32, const L0: u32>(
                 "iter_on visited {v} twice"
             );
         }
-    }
+    });
     assert_eq!(
         sum, count,
         "sum of iter_on voxel_count vs active_voxel_count"
@@ -967,26 +1001,11 @@ pub fn check<const L2: u32, const L1: u32, const L0: u32>(
             other => panic!("iter_on at {c}: tree {other:?}, model {v:?}"),
         }
     }
+}
 
-    // iter_off: inactive items only; leaf voxels agree with the count.
-    let mut off_leaf = 0u64;
-    for item in t.iter_off() {
-        assert!(
-            !item.is_active(),
-            "iter_off yielded an active item at {}",
-            item.coord()
-        );
-        if !item.is_tile() {
-            off_leaf += 1;
-        }
-    }
-    assert_eq!(
-        off_leaf,
-        t.inactive_leaf_voxel_count(),
-        "inactive_leaf_voxel_count"
-    );
-
-    // Node counts agree with the node iterators.
+/// The tree against itself: node counts against the node iterators, the leaf bounding
+/// box against the active one.
+fn check_structure<const L2: u32, const L1: u32, const L0: u32>(t: &Tree<f32, L2, L1, L0>) {
     let mut per_level = [0usize; 3];
     for n in t.nodes() {
         per_level[n.level() as usize] += 1;
@@ -1005,12 +1024,6 @@ pub fn check<const L2: u32, const L1: u32, const L0: u32>(
             "eval_leaf_bbox {l:?} does not contain eval_active_bbox {a:?}"
         ),
         (a, l) => panic!("eval_active_bbox {a:?} but eval_leaf_bbox {l:?}"),
-    }
-    if t.is_empty() {
-        assert!(
-            m.is_background_only(),
-            "tree is_empty() but the model holds values"
-        );
     }
 }
 
@@ -1063,6 +1076,34 @@ pub fn final_sweep<const L2: u32, const L1: u32, const L0: u32>(
         all.push(r.max());
     }
     compare_probes(t, m, &all, "final sweep");
+
+    // iter_off (every inactive tile and voxel, so only here): inactive items only, leaf
+    // voxels agree with the count; and `next()` agrees with internal iteration.
+    let mut off_leaf = 0u64;
+    t.iter_off().for_each(|item| {
+        assert!(
+            !item.is_active(),
+            "iter_off yielded an active item at {}",
+            item.coord()
+        );
+        if !item.is_tile() {
+            off_leaf += 1;
+        }
+    });
+    assert_eq!(
+        off_leaf,
+        t.inactive_leaf_voxel_count(),
+        "inactive_leaf_voxel_count"
+    );
+    let mut by_next = Vec::new();
+    let mut it = t.iter_on();
+    while let Some(i) = it.next() {
+        by_next.push((i.coord(), i.level(), i.value().to_bits()));
+    }
+    let mut by_fold = Vec::new();
+    t.iter_on()
+        .for_each(|i| by_fold.push((i.coord(), i.level(), i.value().to_bits())));
+    assert!(by_next == by_fold, "iter_on: next() and for_each disagree");
 }
 
 fn seed_of(bytes: usize, ops: usize) -> u64 {
@@ -1076,11 +1117,11 @@ pub fn run_script<const L2: u32, const L1: u32, const L0: u32>(s: &Script) {
     let mut m = Model::for_config(s.background, L2, L1, L0);
     let mut rng = Rng::new(seed_of(s.ops.len(), 0x5eed));
     let mut touched = Touched::default();
-    for op in &s.ops {
+    for (i, op) in s.ops.iter().enumerate() {
         let mut probes = Vec::new();
         apply(&mut t, &mut m, op, &mut rng, &mut probes);
         touched.add_and_sample(&mut probes, &mut rng);
-        check(&t, &m, &probes);
+        check(&t, &m, &probes, i % 4 == 3 || i + 1 == s.ops.len());
     }
     final_sweep(&t, &m, &touched);
 }
@@ -1089,20 +1130,17 @@ pub fn run_script<const L2: u32, const L1: u32, const L0: u32>(s: &Script) {
 pub fn fingerprint<const L2: u32, const L1: u32, const L0: u32>(
     t: &Tree<f32, L2, L1, L0>,
 ) -> (u32, Vec<(Coord, u32, bool, u32, u64)>) {
-    (
-        t.background().to_bits(),
-        t.iter_all()
-            .map(|i| {
-                (
-                    i.coord(),
-                    i.level(),
-                    i.is_active(),
-                    i.value().to_bits(),
-                    i.voxel_count(),
-                )
-            })
-            .collect(),
-    )
+    let mut items = Vec::new();
+    t.iter_all().for_each(|i| {
+        items.push((
+            i.coord(),
+            i.level(),
+            i.is_active(),
+            i.value().to_bits(),
+            i.voxel_count(),
+        ))
+    });
+    (t.background().to_bits(), items)
 }
 
 /// Runs a [`ComboScript`] on 5-4-3 trees (the `combine` target).
@@ -1113,18 +1151,19 @@ pub fn run_combo_script(s: &ComboScript) {
     let mut mb = Model::for_config(s.background_b, 5, 4, 3);
     let mut rng = Rng::new(seed_of(s.steps.len(), 0xc0b0));
     let mut touched = Touched::default();
-    for step in &s.steps {
+    for (i, step) in s.steps.iter().enumerate() {
+        let full = i % 4 == 3 || i + 1 == s.steps.len();
         let mut probes = Vec::new();
         match step {
             Step::A(op) => {
                 apply(&mut a, &mut ma, op, &mut rng, &mut probes);
                 touched.add_and_sample(&mut probes, &mut rng);
-                check(&a, &ma, &probes);
+                check(&a, &ma, &probes, full);
             }
             Step::B(op) => {
                 let mut bp = Vec::new();
                 apply(&mut b, &mut mb, op, &mut rng, &mut bp);
-                check(&b, &mb, &bp);
+                check(&b, &mb, &bp, full);
                 // B's coordinates are worth probing in A after a combination.
                 touched.add_and_sample(&mut bp, &mut rng);
             }
@@ -1151,7 +1190,7 @@ pub fn run_combo_script(s: &ComboScript) {
                 oc.sort();
                 probes.extend(oc.into_iter().step_by(5).take(96));
                 touched.add_and_sample(&mut probes, &mut rng);
-                check(&a, &ma, &probes);
+                check(&a, &ma, &probes, full);
             }
         }
     }
