@@ -115,6 +115,10 @@ pub enum Op {
     SetBackground(f32),
     /// `clear()`.
     Clear,
+    /// `fill(block, v, false)` of the whole aligned block of level 1 (a lower node's
+    /// region) or 2 (an upper node's) holding the coordinate: an internal or root
+    /// tile, kept by the model as one region.
+    BlockFill(u8, Coord, f32),
     /// Point operations through one `accessor_mut()`.
     Accessor(Vec<Point>),
 }
@@ -391,6 +395,10 @@ impl<'a, 'b> Decoder<'a, 'b> {
             11 => Op::Clip(self.clip_box()),
             12 => Op::SetBackground(self.value()),
             13 => Op::Clear,
+            15 => {
+                let level = 1 + (self.byte() & 1);
+                Op::BlockFill(level, self.coord(), self.value())
+            }
             _ => {
                 let n = self.byte() as usize % MAX_BATCH + 1;
                 let batch = (0..n)
@@ -576,6 +584,13 @@ impl Encoder {
                 self.value(*v);
             }
             Op::Clear => self.byte(13),
+            Op::BlockFill(level, c, v) => {
+                assert!(*level == 1 || *level == 2);
+                self.byte(15);
+                self.byte(level - 1);
+                self.coord(*c);
+                self.value(*v);
+            }
             Op::Accessor(batch) => {
                 assert!((1..=MAX_BATCH).contains(&batch.len()));
                 self.byte(14);
@@ -794,6 +809,13 @@ pub fn apply<const L2: u32, const L1: u32, const L0: u32>(
         Op::Clear => {
             t.clear();
             m.clear();
+        }
+        Op::BlockFill(level, c, v) => {
+            let log2 = m.log2[*level as usize];
+            let b = model::block_box(model::block_origin(*c, log2), log2);
+            t.fill(&b, *v, false);
+            m.fill_inactive_block(*level as usize, *c, *v);
+            box_probes(&b, rng, probes);
         }
         Op::Accessor(batch) => {
             let mut acc = t.accessor_mut();

@@ -154,6 +154,27 @@ fn ops_seeds() -> Vec<(&'static str, Script)> {
             },
         ),
         (
+            "block_tiles",
+            Script {
+                background: 0.0,
+                ops: vec![
+                    BlockFill(1, c(0, 0, 0), 2.0),
+                    Point(Set(c(5, 5, 5), 1.0)),
+                    BlockFill(2, c(4096, 0, 0), 1.0),
+                    Point(Off(c(4096 + 130, 5, 5), 3.0)),
+                    BlockFill(1, c(-1, -1, -1), -1.0),
+                    Fill(bx(c(-3, -3, -3), c(3, 3, 3)), 2.0, true),
+                    Prune(0.0),
+                    PruneInactive,
+                    BlockFill(2, c(MAX, MIN, 0), 3.0),
+                    SetBackground(2.0),
+                    Clip(bx(c(-20, -20, -20), c(4, 4, 4))),
+                    BlockFill(1, c(130, 0, 0), 0.0),
+                    PruneInactiveWith(-1.0),
+                ],
+            },
+        ),
+        (
             "clip_and_clear",
             Script {
                 background: 0.0,

@@ -573,6 +573,20 @@ impl<T: ModelValue> Model<T> {
         self.regions.clear();
     }
 
+    /// `fill(block, v, false)` where `block` is the whole aligned block of `level` (1
+    /// lower node, 2 upper node) holding `c`: voxel-wise the same as [`Model::fill`],
+    /// but kept as one region, so it is cheap at any size (what the tree stores as
+    /// one inactive tile). Used by the fuzz targets to reach internal-level tiles.
+    pub fn fill_inactive_block(&mut self, level: usize, c: Coord, v: T) {
+        assert!(
+            level == 1 || level == 2,
+            "model: block level must be 1 or 2"
+        );
+        let o = block_origin(c, self.log2[level]);
+        let blocks = [(o, (v, false))].into_iter().collect();
+        self.set_blocks(level, &blocks);
+    }
+
     // ---- block collapses --------------------------------------------------------------
 
     /// Gives every voxel of each (disjoint, same-level) block the block's value and
