@@ -13,6 +13,8 @@
 //!   (tiles expanded through `bbox()`) are exactly the model's active voxels with
 //!   their values, and they come in OpenVDB order;
 //! - `validate()`;
+//! - the counters against the iterators, `value_depth` at the probes against the
+//!   node sets;
 //!
 //! walk every slot of every node (32³ per upper node), so they run after every
 //! structural operation (fills, prunes, clip, background, combinations...) and after
@@ -949,6 +951,7 @@ fn check<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
     compare_probes(t, m, probes, "after op")?;
     if depth.whole {
         check_whole(t, m)?;
+        check_value_depth(t, probes)?;
     }
     if depth.validate {
         t.validate().map_err(|e| format!("validate: {e}"))?;
@@ -1079,6 +1082,39 @@ fn check_counters<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
             "(active_tile_count, active_leaf_voxel_count, leaf_count, non_leaf_count, \
              eval_leaf_bbox) = {got:?}, but the iterators say {want:?}"
         ));
+    }
+    Ok(())
+}
+
+/// `value_depth` at each probe against the node sets: 3 in a leaf, 2 in a lower
+/// node's tile, 1 in an upper node's tile, 0 in a root tile, -1 elsewhere.
+fn check_value_depth<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
+    t: &Tree<T, L2, L1, L0>,
+    probes: &[Coord],
+) -> Result<(), Fail> {
+    let nodes = NodeSet::of_tree(t);
+    let sets = nodes.sets();
+    let root_tiles: HashSet<Coord> = t.root().tiles().map(|(k, _, _)| k).collect();
+    let logs = [L0, L0 + L1, L0 + L1 + L2];
+    for &p in probes {
+        let at = |level: usize| model::block_origin(p, logs[level]);
+        let want = if sets[0].contains(&at(0)) {
+            3
+        } else if sets[1].contains(&at(1)) {
+            2
+        } else if sets[2].contains(&at(2)) {
+            1
+        } else if root_tiles.contains(&at(2)) {
+            0
+        } else {
+            -1
+        };
+        if t.value_depth(p) != want {
+            return Err(format!(
+                "value_depth{p} = {}, the node sets say {want}",
+                t.value_depth(p)
+            ));
+        }
     }
     Ok(())
 }
