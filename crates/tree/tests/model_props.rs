@@ -31,8 +31,9 @@
 //! Coordinates are biased toward node boundaries (multiples of 8, 128, 2048, 4096,
 //! 2^15, 2^20, 2^30, their negatives, ±1), the `i32` extremes and a few "anchors" per
 //! sequence (so that operations interact); fill boxes are small (≤ 24 per axis) and
-//! sometimes exactly aligned 8³ blocks (leaf-level tiles); values come from small
-//! sets so that equal values, prune collapses and background matches happen.
+//! sometimes exactly aligned 8³ blocks (leaf-level tiles), and some inactive fills
+//! cover a whole lower or upper block (internal and root tiles); values come from
+//! small sets so that equal values, prune collapses and background matches happen.
 //!
 //! Everything runs on both configurations, `Tree<_>` (5-4-3) and `Tree<_, 4, 4, 3>`,
 //! with `f32` and `i32` values. The combination ops (`comp_sum` / `_mul` / `_max` /
@@ -169,6 +170,9 @@ enum Op<T> {
     Point(Point<T>),
     Fill(CoordBBox, T, bool),
     DenseFill(CoordBBox, T, bool),
+    /// `fill` of the whole lower (1) or upper (2) block holding the coordinate, with
+    /// an inactive value: an internal-level or root tile.
+    FillBlock(usize, Coord, T),
     Prune(T),
     PruneInactive,
     PruneInactiveWith(T),
@@ -418,6 +422,10 @@ impl<T: TestValue> OpGen<T> {
             365..=384 => Op::Clip(self.clip_box()),
             385..=409 => Op::SetBackground(self.value()),
             410..=414 => Op::Clear,
+            510..=529 => {
+                let level = if self.rng.chance(50) { 1 } else { 2 };
+                Op::FillBlock(level, self.coord(), self.value())
+            }
             415..=444 => {
                 let kind =
                     self.rng
@@ -619,6 +627,13 @@ fn apply<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
             }
             m.fill(b, *v, *on);
             probes.extend(box_probes(b, rng));
+        }
+        Op::FillBlock(level, c, v) => {
+            let logs = [L0, L0 + L1, L0 + L1 + L2];
+            let b = model::block_box(model::block_origin(*c, logs[*level]), logs[*level]);
+            t.fill(&b, *v, false);
+            m.fill_inactive_block(*level, *c, *v);
+            probes.extend([b.min(), b.max(), *c]);
         }
         Op::Prune(tol) => {
             t.prune(*tol);
