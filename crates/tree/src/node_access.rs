@@ -7,7 +7,8 @@
 //! These are deliberately few: mutable access to the root ([`Tree::root_mut`]), the
 //! root's children in OpenVDB order ([`RootNode::children_mut`]), creating a child
 //! from a tile at the root or in an internal node ([`RootNode::densify`],
-//! [`InternalNode::densify`]), turning a slot into a tile ([`RootNode::set_tile`],
+//! [`InternalNode::densify`]), attaching a node built elsewhere
+//! ([`InternalNode::insert_child`]), turning a slot into a tile ([`RootNode::set_tile`],
 //! [`InternalNode::set_tile`]), a leaf's mask ([`LeafNode::value_mask_mut`]), and the
 //! two root operations that tree-wide algorithms finish with
 //! ([`RootNode::set_background_only`], [`RootNode::erase_background_tiles`]).
@@ -143,6 +144,38 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     /// ```
     pub fn densify(&mut self, n: usize) -> &mut C {
         self.child_or_densify(n)
+    }
+}
+
+impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
+    /// Puts `child` into the slot its origin falls in (replacing the tile there) and
+    /// returns the child it replaces, if any: OpenVDB `addChild`, for attaching nodes
+    /// built elsewhere (e.g. on another thread).
+    ///
+    /// # Panics
+    /// When `child`'s origin lies outside this node (the slot would be wrong).
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut lower = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// let mut leaf = LeafNode::<f32>::new_filled(Coord::new(16, 8, 0), 0.0, false);
+    /// leaf.set_value_on(Coord::new(17, 8, 0), 2.0);
+    /// assert!(lower.insert_child(Box::new(leaf)).is_none());
+    /// assert_eq!(lower.probe_value(Coord::new(17, 8, 0)), (2.0, true));
+    /// assert_eq!(lower.leaf_count(), 1);
+    /// ```
+    pub fn insert_child(&mut self, child: Box<C>) -> Option<Box<C>> {
+        let o = child.origin();
+        assert!(
+            self.node_bbox().contains(o),
+            "child origin {o} outside the node at {}",
+            self.origin
+        );
+        let n = Self::coord_to_offset(o);
+        let old = self.children.remove(n);
+        self.set_child(n, child);
+        old
     }
 }
 

@@ -1,0 +1,501 @@
+//! Parallel value combination of two trees with the `comp_*` semantics of
+//! `sparsevdb-tree` (OpenVDB `tools::compSum` & co., `Tree::combineExtended` with
+//! `prune = false`): every root key of either tree is visited, a missing entry is an
+//! inactive tile of that tree's background, tiles stay tiles where both sides are
+//! tiles, a tile facing a node is combined with every value of the node, the
+//! backgrounds are combined last (with the active flags of the last root tile/tile
+//! pair, as OpenVDB), nothing is pruned, and `other` is borrowed and left intact.
+//!
+//! How it runs: the root level is done serially (it decides the structure), then the
+//! upper nodes are combined in parallel, and inside each, its lower nodes in parallel;
+//! a lower node's leaves are combined on one thread with the leaf kernels (values
+//! element-wise, masks word-wise). Where `self` has a tile and `other` a node, the
+//! tile is first densified into a node of that tile's value and state and the two
+//! nodes are then combined — which gives the same values, states and structure as
+//! the tree's serial code (which combines a copy of `other`'s node with the tile).
+//! The operators are pure functions of their operands, so the result is bit for bit
+//! the serial one whatever the number of threads (`tests/combine.rs` checks this).
+
+use rayon::prelude::*;
+use sparsevdb_tree::{Coord, LeafNode, LowerNode, Mask, Node, Tree, UpperNode, Value};
+
+use crate::kernels;
+use crate::Real;
+
+/// The operand `other` offers at a slot: a tile or a node.
+#[derive(Clone, Copy)]
+enum Other<'a, N, T> {
+    Tile(T, bool),
+    Node(&'a N),
+}
+
+/// A combine operator at every level: tile pairs, and leaf buffers against a leaf or a
+/// constant.
+pub(crate) trait PairOp<T: Value>: Sync {
+    /// `(a, a_on) op (b, b_on)` for one tile (or voxel) pair.
+    fn tile(&self, a: T, a_on: bool, b: T, b_on: bool) -> (T, bool);
+    /// Every voxel of `a` with the corresponding voxel of `b`.
+    fn leaf_leaf<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: &LeafNode<T, L0>);
+    /// Every voxel of `a` with the constant `(b, b_on)`.
+    fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool);
+}
+
+/// An extended operator `f(a, a_on, b, b_on) -> (value, active)`, voxel by voxel.
+struct Extended<F>(F);
+
+impl<T: Value, F: Fn(T, bool, T, bool) -> (T, bool) + Sync> PairOp<T> for Extended<F> {
+    #[inline]
+    fn tile(&self, a: T, a_on: bool, b: T, b_on: bool) -> (T, bool) {
+        (self.0)(a, a_on, b, b_on)
+    }
+
+    fn leaf_leaf<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: &LeafNode<T, L0>) {
+        let bm = b.value_mask().words();
+        let bv = b.values();
+        self.each(a, |i, v, on| (self.0)(v, on, bv[i], (bm[i >> 6] >> (i & 63)) & 1 != 0));
+    }
+
+    fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool) {
+        self.each(a, |_, v, on| (self.0)(v, on, b, b_on));
+    }
+}
+
+impl<F> Extended<F> {
+    /// Replaces every voxel `(v, on)` of `a` by `g(i, v, on)`.
+    #[inline]
+    fn each<T: Value, const L0: u32>(
+        &self,
+        a: &mut LeafNode<T, L0>,
+        mut g: impl FnMut(usize, T, bool) -> (T, bool),
+    ) {
+        let mut words = [0u64; 8];
+        let am = a.value_mask().clone();
+        let am = am.words();
+        for (i, v) in a.values_mut().iter_mut().enumerate() {
+            let (r, on) = g(i, *v, (am[i >> 6] >> (i & 63)) & 1 != 0);
+            *v = r;
+            words[i >> 6] |= u64::from(on) << (i & 63);
+        }
+        *a.value_mask_mut() = Mask::from_words(&words[..am.len()]).expect("leaf mask words");
+    }
+}
+
+/// A value operator `f(a, b)`, the result active where either operand is (what
+/// `comp_sum`, `comp_max`, `comp_min`, `comp_mul` and `combine` use): values
+/// element-wise through [`kernels::zip_apply`], masks OR-ed word by word.
+struct Simple<F>(F);
+
+impl<T: Value, F: Fn(T, T) -> T + Sync> PairOp<T> for Simple<F> {
+    #[inline]
+    fn tile(&self, a: T, a_on: bool, b: T, b_on: bool) -> (T, bool) {
+        ((self.0)(a, b), a_on || b_on)
+    }
+
+    fn leaf_leaf<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: &LeafNode<T, L0>) {
+        kernels::zip_apply(a.values_mut(), b.values(), &self.0);
+        a.value_mask_mut().union_with(b.value_mask());
+    }
+
+    fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool) {
+        let all = [u64::MAX; 8];
+        let f = &self.0;
+        kernels::masked_map(a.values_mut(), &all, &|v| f(v, b));
+        if b_on {
+            *a.value_mask_mut() = Mask::new(true);
+        }
+    }
+}
+
+/// `a + s·b` (multiply then add), the result active where either operand is: the
+/// dense leaf kernel is [`Real::scaled_add`].
+struct ScaledAdd<T>(T);
+
+impl<T: Real> PairOp<T> for ScaledAdd<T> {
+    #[inline]
+    fn tile(&self, a: T, a_on: bool, b: T, b_on: bool) -> (T, bool) {
+        (a + self.0 * b, a_on || b_on)
+    }
+
+    fn leaf_leaf<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: &LeafNode<T, L0>) {
+        T::scaled_add(a.values_mut(), self.0, b.values());
+        a.value_mask_mut().union_with(b.value_mask());
+    }
+
+    fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool) {
+        let all = [u64::MAX; 8];
+        let sb = self.0 * b;
+        kernels::masked_map(a.values_mut(), &all, &|v| v + sb);
+        if b_on {
+            *a.value_mask_mut() = Mask::new(true);
+        }
+    }
+}
+
+/// The engine: root level serially, then upper nodes and their lower nodes in parallel.
+fn combine_par<T, Op, const L2: u32, const L1: u32, const L0: u32>(
+    a: &mut Tree<T, L2, L1, L0>,
+    b: &Tree<T, L2, L1, L0>,
+    op: &Op,
+) where
+    T: Value,
+    Op: PairOp<T>,
+{
+    let (bg_a, bg_b) = (a.background(), b.background());
+    let keys_of = |t: &Tree<T, L2, L1, L0>| -> Vec<Coord> {
+        let root = t.root();
+        root.children()
+            .map(|c| c.origin())
+            .chain(root.tiles().map(|(k, _, _)| k))
+            .collect()
+    };
+    let mut keys = keys_of(a);
+    keys.extend(keys_of(b));
+    keys.sort_unstable();
+    keys.dedup();
+
+    type UpperOther<'b, T, const L2: u32, const L1: u32, const L0: u32> =
+        Other<'b, UpperNode<T, L2, L1, L0>, T>;
+    let mut operands: Vec<(Coord, UpperOther<'_, T, L2, L1, L0>)> = Vec::new();
+    let mut last = (false, false);
+    for key in keys {
+        let a_tile = match a.root().child_at(key) {
+            Some(_) => None,
+            None => Some(a.root().tile_at(key).unwrap_or((bg_a, false))),
+        };
+        let theirs = match b.root().child_at(key) {
+            Some(c) => Other::Node(c),
+            None => {
+                let (v, on) = b.root().tile_at(key).unwrap_or((bg_b, false));
+                Other::Tile(v, on)
+            }
+        };
+        match (a_tile, theirs) {
+            (Some((av, aon)), Other::Tile(bv, bon)) => {
+                let (r, on) = op.tile(av, aon, bv, bon);
+                last = (aon, bon);
+                a.root_mut().set_tile(key, r, on);
+            }
+            (Some(_), node @ Other::Node(_)) => {
+                a.root_mut().densify(key);
+                operands.push((key, node));
+            }
+            (None, other) => operands.push((key, other)),
+        }
+    }
+    let (bg, _) = op.tile(bg_a, last.0, bg_b, last.1);
+
+    let uppers: Vec<&mut UpperNode<T, L2, L1, L0>> = a.root_mut().children_mut().collect();
+    assert_eq!(uppers.len(), operands.len(), "one operand per upper node");
+    uppers
+        .into_par_iter()
+        .zip(operands)
+        .for_each(|(upper, (key, other))| {
+            debug_assert_eq!(upper.origin(), key);
+            combine_upper(upper, other, op);
+        });
+    a.root_mut().set_background_only(bg);
+}
+
+fn combine_upper<T: Value, Op: PairOp<T>, const L2: u32, const L1: u32, const L0: u32>(
+    upper: &mut UpperNode<T, L2, L1, L0>,
+    other: Other<'_, UpperNode<T, L2, L1, L0>, T>,
+    op: &Op,
+) {
+    type Upper<T, const L2: u32, const L1: u32, const L0: u32> = UpperNode<T, L2, L1, L0>;
+    match other {
+        Other::Tile(bv, bon) => {
+            for n in 0..Upper::<T, L2, L1, L0>::NUM_VALUES {
+                if let Some((v, on)) = upper.tile(n) {
+                    let (r, ron) = op.tile(v, on, bv, bon);
+                    upper.set_tile(n, r, ron);
+                }
+            }
+            let lowers: Vec<_> = upper.children_mut().collect();
+            lowers
+                .into_par_iter()
+                .for_each(|lower| combine_lower(lower, Other::Tile(bv, bon), op));
+        }
+        Other::Node(theirs) => {
+            for n in 0..Upper::<T, L2, L1, L0>::NUM_VALUES {
+                match (upper.tile(n), theirs.child(n)) {
+                    (Some((v, on)), None) => {
+                        let (bv, bon) = theirs.tile(n).expect("a tile where there is no child");
+                        let (r, ron) = op.tile(v, on, bv, bon);
+                        upper.set_tile(n, r, ron);
+                    }
+                    (Some(_), Some(_)) => {
+                        upper.densify(n);
+                    }
+                    (None, _) => {}
+                }
+            }
+            let work: Vec<_> = upper
+                .children_mut()
+                .map(|lower| {
+                    let n = Upper::<T, L2, L1, L0>::coord_to_offset(lower.origin());
+                    let o = match theirs.child(n) {
+                        Some(c) => Other::Node(c),
+                        None => {
+                            let (v, on) = theirs.tile(n).expect("a tile where there is no child");
+                            Other::Tile(v, on)
+                        }
+                    };
+                    (lower, o)
+                })
+                .collect();
+            work.into_par_iter()
+                .for_each(|(lower, o)| combine_lower(lower, o, op));
+        }
+    }
+}
+
+fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
+    lower: &mut LowerNode<T, L1, L0>,
+    other: Other<'_, LowerNode<T, L1, L0>, T>,
+    op: &Op,
+) {
+    match other {
+        Other::Tile(bv, bon) => {
+            for n in 0..LowerNode::<T, L1, L0>::NUM_VALUES {
+                match lower.child_mut(n) {
+                    Some(leaf) => op.leaf_tile(leaf, bv, bon),
+                    None => {
+                        let (v, on) = lower.tile(n).expect("a tile where there is no child");
+                        let (r, ron) = op.tile(v, on, bv, bon);
+                        lower.set_tile(n, r, ron);
+                    }
+                }
+            }
+        }
+        Other::Node(theirs) => {
+            for n in 0..LowerNode::<T, L1, L0>::NUM_VALUES {
+                match (lower.tile(n), theirs.child(n)) {
+                    (Some((v, on)), None) => {
+                        let (bv, bon) = theirs.tile(n).expect("a tile where there is no child");
+                        let (r, ron) = op.tile(v, on, bv, bon);
+                        lower.set_tile(n, r, ron);
+                    }
+                    (Some(_), Some(b_leaf)) => op.leaf_leaf(lower.densify(n), b_leaf),
+                    (None, Some(b_leaf)) => {
+                        op.leaf_leaf(lower.child_mut(n).expect("a child"), b_leaf)
+                    }
+                    (None, None) => {
+                        let (bv, bon) = theirs.tile(n).expect("a tile where there is no child");
+                        op.leaf_tile(lower.child_mut(n).expect("a child"), bv, bon);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Parallel [`Tree::comp_sum`]: `a = a + b` over the union of both trees, active
+/// where either is active, backgrounds added; same result, bit for bit.
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut a: Tree<f32> = Tree::new(1.0);
+/// let mut b: Tree<f32> = Tree::new(2.0);
+/// a.set_value(Coord::new(0, 0, 0), 10.0);
+/// b.set_value(Coord::new(0, 0, 1), 20.0);
+/// b.set_value(Coord::new(5000, 0, 0), 30.0);
+/// let mut serial = a.clone();
+/// serial.comp_sum(&b);
+/// sparsevdb_traverse::comp_sum(&mut a, &b);
+/// assert_eq!(a, serial);
+/// assert_eq!(a.probe_value(Coord::new(0, 0, 1)), (21.0, true));
+/// assert_eq!(a.background(), 3.0);
+/// ```
+pub fn comp_sum<T: Value, const L2: u32, const L1: u32, const L0: u32>(
+    a: &mut Tree<T, L2, L1, L0>,
+    b: &Tree<T, L2, L1, L0>,
+) {
+    combine_par(a, b, &Simple(T::add));
+}
+
+/// Parallel [`Tree::comp_mul`]: `a = a · b` (comp semantics; see [`comp_sum`]).
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut a: Tree<f32> = Tree::new(1.0);
+/// let mut b: Tree<f32> = Tree::new(3.0);
+/// a.set_value(Coord::new(0, 0, 0), 2.0);
+/// b.set_value(Coord::new(0, 0, 0), 4.0);
+/// sparsevdb_traverse::comp_mul(&mut a, &b);
+/// assert_eq!(a.get_value(Coord::new(0, 0, 0)), 8.0);
+/// assert_eq!(a.background(), 3.0);
+/// ```
+pub fn comp_mul<T: Value, const L2: u32, const L1: u32, const L0: u32>(
+    a: &mut Tree<T, L2, L1, L0>,
+    b: &Tree<T, L2, L1, L0>,
+) {
+    combine_par(a, b, &Simple(T::mul));
+}
+
+/// Parallel [`Tree::comp_max`]: `a = max(a, b)` with `std::max`'s rule (comp
+/// semantics; see [`comp_sum`]).
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut a: Tree<f32> = Tree::new(0.0);
+/// let mut b: Tree<f32> = Tree::new(-1.0);
+/// b.set_value(Coord::new(0, 0, 0), 4.0);
+/// sparsevdb_traverse::comp_max(&mut a, &b);
+/// assert_eq!(a.probe_value(Coord::new(0, 0, 0)), (4.0, true));
+/// assert_eq!(a.background(), 0.0);
+/// ```
+pub fn comp_max<T: Value, const L2: u32, const L1: u32, const L0: u32>(
+    a: &mut Tree<T, L2, L1, L0>,
+    b: &Tree<T, L2, L1, L0>,
+) {
+    combine_par(a, b, &Simple(T::max_value));
+}
+
+/// Parallel [`Tree::comp_min`]: `a = min(a, b)` with `std::min`'s rule (comp
+/// semantics; see [`comp_sum`]).
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut a: Tree<i32> = Tree::new(0);
+/// let mut b: Tree<i32> = Tree::new(5);
+/// a.set_value(Coord::new(0, 0, 0), 7);
+/// b.set_value(Coord::new(0, 0, 0), 6);
+/// sparsevdb_traverse::comp_min(&mut a, &b);
+/// assert_eq!(a.get_value(Coord::new(0, 0, 0)), 6);
+/// ```
+pub fn comp_min<T: Value, const L2: u32, const L1: u32, const L0: u32>(
+    a: &mut Tree<T, L2, L1, L0>,
+    b: &Tree<T, L2, L1, L0>,
+) {
+    combine_par(a, b, &Simple(T::min_value));
+}
+
+/// Parallel [`Tree::combine`]: `a = f(a, b)` for every pair of corresponding values,
+/// active where either is active, backgrounds combined (comp semantics; see
+/// [`comp_sum`]). `f` must be a pure function: it runs on many threads, in no fixed
+/// order, possibly on more values than the serial version (never on fewer).
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut a: Tree<f32> = Tree::new(0.0);
+/// let mut b: Tree<f32> = Tree::new(10.0);
+/// a.set_value(Coord::new(0, 0, 0), 1.0);
+/// b.set_value_off(Coord::new(0, 0, 0), 3.0);
+/// sparsevdb_traverse::combine(&mut a, &b, |x, y| x - y);
+/// assert_eq!(a.probe_value(Coord::new(0, 0, 0)), (-2.0, true));
+/// assert_eq!(a.background(), -10.0);
+/// ```
+pub fn combine<T, F, const L2: u32, const L1: u32, const L0: u32>(
+    a: &mut Tree<T, L2, L1, L0>,
+    b: &Tree<T, L2, L1, L0>,
+    f: F,
+) where
+    T: Value,
+    F: Fn(T, T) -> T + Sync,
+{
+    combine_par(a, b, &Simple(f));
+}
+
+/// Parallel [`Tree::combine_extended`]: `(a, a_on) = f(a, a_on, b, b_on)` for every
+/// pair of corresponding values (comp semantics; see [`comp_sum`]; the backgrounds
+/// get the flags of the last root tile pair, as in the tree). `f` must be pure.
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut a: Tree<f32> = Tree::new(0.0);
+/// let mut b: Tree<f32> = Tree::new(0.0);
+/// a.set_value(Coord::new(0, 0, 0), 1.0);
+/// b.set_value(Coord::new(0, 0, 0), 5.0);
+/// b.set_value(Coord::new(0, 0, 1), 7.0);
+/// sparsevdb_traverse::combine_extended(&mut a, &b, |a, a_on, b, b_on| {
+///     if a_on && b_on { (b, true) } else { (a, false) }
+/// });
+/// assert_eq!(a.probe_value(Coord::new(0, 0, 0)), (5.0, true));
+/// assert_eq!(a.probe_value(Coord::new(0, 0, 1)), (0.0, false));
+/// ```
+pub fn combine_extended<T, F, const L2: u32, const L1: u32, const L0: u32>(
+    a: &mut Tree<T, L2, L1, L0>,
+    b: &Tree<T, L2, L1, L0>,
+    f: F,
+) where
+    T: Value,
+    F: Fn(T, bool, T, bool) -> (T, bool) + Sync,
+{
+    combine_par(a, b, &Extended(f));
+}
+
+/// `y = y + a·x` over the union of both trees (comp semantics: every value of `y`
+/// is combined with the corresponding value of `x`, the result is active where
+/// either is, the backgrounds become `y.bg + a·x.bg`). The dense leaf kernel is
+/// [`Real::scaled_add`] (SIMD for `f32`); multiply then add, never fused, so the
+/// result equals `y.combine(x, |y, x| y + a * x)` bit for bit.
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut y: Tree<f32> = Tree::new(0.0);
+/// let mut x: Tree<f32> = Tree::new(0.0);
+/// y.set_value(Coord::new(0, 0, 0), 1.0);
+/// x.set_value(Coord::new(0, 0, 0), 2.0);
+/// x.set_value(Coord::new(9000, 0, 0), 4.0);
+/// sparsevdb_traverse::axpy(&mut y, 0.5, &x);
+/// assert_eq!(y.get_value(Coord::new(0, 0, 0)), 2.0);
+/// assert_eq!(y.probe_value(Coord::new(9000, 0, 0)), (2.0, true));
+/// ```
+pub fn axpy<T: Real, const L2: u32, const L1: u32, const L0: u32>(
+    y: &mut Tree<T, L2, L1, L0>,
+    a: T,
+    x: &Tree<T, L2, L1, L0>,
+) {
+    combine_par(y, x, &ScaledAdd(a));
+}
+
+/// A gradient step `w = w − lr·g` over the union of both trees: where only `g` has
+/// a node, `w` gets one (its values from `w`'s tile or background, minus `lr·g`);
+/// the result is active where either is; `g` is borrowed and left intact, so no
+/// value is lost. The backgrounds become `w.bg − lr·g.bg` (unchanged when `g`'s
+/// background is 0). Computed as `w + (−lr)·g` by [`axpy`], which gives the same
+/// bits as `w − lr·g`.
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut w: Tree<f32> = Tree::new(0.0);
+/// let mut g: Tree<f32> = Tree::new(0.0);
+/// w.set_value(Coord::new(0, 0, 0), 1.0);
+/// g.set_value(Coord::new(0, 0, 0), 2.0);
+/// g.set_value(Coord::new(100, 0, 0), 1.0);
+/// sparsevdb_traverse::apply_gradient(&mut w, &g, 0.25);
+/// assert_eq!(w.get_value(Coord::new(0, 0, 0)), 0.5);
+/// assert_eq!(w.probe_value(Coord::new(100, 0, 0)), (-0.25, true));
+/// assert_eq!(g.get_value(Coord::new(100, 0, 0)), 1.0, "g is intact");
+/// ```
+pub fn apply_gradient<T: Real, const L2: u32, const L1: u32, const L0: u32>(
+    w: &mut Tree<T, L2, L1, L0>,
+    g: &Tree<T, L2, L1, L0>,
+    lr: T,
+) {
+    combine_par(w, g, &ScaledAdd(-lr));
+}
+
+/// Linear interpolation `a + t·(b − a)` of two trees into a new tree, over the
+/// union of both (comp semantics: active where either is active, the backgrounds
+/// interpolated too).
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut a: Tree<f32> = Tree::new(0.0);
+/// let mut b: Tree<f32> = Tree::new(2.0);
+/// a.set_value(Coord::new(0, 0, 0), 1.0);
+/// b.set_value(Coord::new(0, 0, 0), 3.0);
+/// let m = sparsevdb_traverse::lerp(&a, &b, 0.5);
+/// assert_eq!(m.get_value(Coord::new(0, 0, 0)), 2.0);
+/// assert_eq!(m.background(), 1.0);
+/// ```
+pub fn lerp<T: Real, const L2: u32, const L1: u32, const L0: u32>(
+    a: &Tree<T, L2, L1, L0>,
+    b: &Tree<T, L2, L1, L0>,
+    t: T,
+) -> Tree<T, L2, L1, L0> {
+    let mut out = a.clone();
+    combine_par(&mut out, b, &Simple(move |x: T, y: T| x + t * (y - x)));
+    out
+}

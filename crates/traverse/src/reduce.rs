@@ -1,0 +1,360 @@
+//! Parallel reductions over the active values of a tree: active count, sum, min/max,
+//! L1 and L2 norms, histogram.
+//!
+//! # Determinism
+//! The results do not depend on the number of threads. Each lower internal node is
+//! reduced on one thread — its leaves in slot order (each leaf by the canonical
+//! masked kernel of [`kernels`](crate::kernels)), then its active tiles in slot
+//! order — and the per-lower-node partial results are combined **left to right in
+//! tree order**; then the active tiles of the upper nodes (tree order) and of the
+//! root (key order) are added, in that order. Counts and histograms are exact
+//! integers. An active tile counts as `value × voxels it covers`.
+
+use rayon::prelude::*;
+use sparsevdb_tree::{LeafNode, LowerNode, Node, Tree, Value};
+
+use crate::nodes::lower_nodes;
+use crate::ToF64;
+
+/// The fixed-order fold shared by the reductions: `lower(node)` per lower node in
+/// parallel, combined left to right with `merge`, then `tile(acc, value, voxels)` for
+/// the active tiles of every upper node, then of the root.
+fn fold_tree<T, R, const L2: u32, const L1: u32, const L0: u32>(
+    tree: &Tree<T, L2, L1, L0>,
+    identity: R,
+    lower: impl Fn(&LowerNode<T, L1, L0>) -> R + Sync + Send,
+    merge: impl Fn(R, R) -> R,
+    tile: impl Fn(R, T, u64) -> R,
+) -> R
+where
+    T: Value,
+    R: Send,
+{
+    let partials: Vec<R> = lower_nodes(tree).into_par_iter().map(&lower).collect();
+    let mut acc = partials.into_iter().fold(identity, &merge);
+    let lower_voxels = LowerNode::<T, L1, L0>::NUM_VOXELS;
+    for upper in tree.root().children() {
+        for n in upper.value_mask().iter_on() {
+            if let Some((v, _)) = upper.tile(n) {
+                acc = tile(acc, v, lower_voxels);
+            }
+        }
+    }
+    let upper_voxels = 1u64
+        .checked_shl(3 * (L2 + L1 + L0))
+        .unwrap_or(u64::MAX);
+    for (_, v, on) in tree.root().tiles() {
+        if on {
+            acc = tile(acc, v, upper_voxels);
+        }
+    }
+    acc
+}
+
+/// Reduces one lower node: its leaves in slot order, then its active tiles.
+fn fold_lower<T: Value, R, const L1: u32, const L0: u32>(
+    lower: &LowerNode<T, L1, L0>,
+    identity: R,
+    leaf: impl Fn(R, &LeafNode<T, L0>) -> R,
+    tile: impl Fn(R, T, u64) -> R,
+) -> R {
+    let mut acc = lower.children().fold(identity, leaf);
+    let voxels = LeafNode::<T, L0>::NUM_VOXELS;
+    for n in lower.value_mask().iter_on() {
+        if let Some((v, _)) = lower.tile(n) {
+            acc = tile(acc, v, voxels);
+        }
+    }
+    acc
+}
+
+/// Number of active voxels, active tiles counting the voxels they cover (saturating;
+/// equals [`Tree::active_voxel_count`]).
+///
+/// ```
+/// use sparsevdb_tree::{Coord, CoordBBox, Tree};
+/// let mut t: Tree<f32> = Tree::new(0.0);
+/// t.fill(&CoordBBox::new(Coord::new(0, 0, 0), Coord::new(99, 99, 99)), 1.0, true);
+/// assert_eq!(sparsevdb_traverse::active_count(&t), 1_000_000);
+/// ```
+pub fn active_count<T: Value, const L2: u32, const L1: u32, const L0: u32>(
+    tree: &Tree<T, L2, L1, L0>,
+) -> u64 {
+    fold_tree(
+        tree,
+        0u64,
+        |lower| {
+            fold_lower(
+                lower,
+                0u64,
+                |a, l| a + l.active_count() as u64,
+                |a, _, n| a.saturating_add(n),
+            )
+        },
+        u64::saturating_add,
+        |a, _, n| a.saturating_add(n),
+    )
+}
+
+/// A sum over the active values with `per_leaf` and `tile_term`.
+fn sum_with<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
+    tree: &Tree<T, L2, L1, L0>,
+    per_leaf: impl Fn(&[T], &[u64]) -> f64 + Sync,
+    tile_term: impl Fn(T) -> f64 + Sync,
+) -> f64 {
+    let tile = |a: f64, v: T, n: u64| a + tile_term(v) * n as f64;
+    fold_tree(
+        tree,
+        0.0f64,
+        |lower| {
+            fold_lower(
+                lower,
+                0.0,
+                |a, l| a + per_leaf(l.values(), l.value_mask().words()),
+                tile,
+            )
+        },
+        |a, b| a + b,
+        tile,
+    )
+}
+
+/// Sum of the active values in `f64` (an active tile adds `value × voxels`), the
+/// same for any number of threads (see the [module docs](self) for the order).
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut t: Tree<f32> = Tree::new(0.0);
+/// t.set_value(Coord::new(0, 0, 0), 1.5);
+/// t.set_value(Coord::new(1000, 0, 0), 2.5);
+/// t.set_value_off(Coord::new(1, 0, 0), 100.0);
+/// assert_eq!(sparsevdb_traverse::sum(&t), 4.0);
+/// ```
+pub fn sum<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
+    tree: &Tree<T, L2, L1, L0>,
+) -> f64 {
+    sum_with(tree, T::masked_sum, T::to_f64)
+}
+
+/// L1 norm of the active values: `Σ |v|` in `f64` (tiles weighted by their voxels).
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut t: Tree<f32> = Tree::new(0.0);
+/// t.set_value(Coord::new(0, 0, 0), -1.5);
+/// t.set_value(Coord::new(0, 0, 1), 2.0);
+/// assert_eq!(sparsevdb_traverse::l1_norm(&t), 3.5);
+/// ```
+pub fn l1_norm<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
+    tree: &Tree<T, L2, L1, L0>,
+) -> f64 {
+    sum_with(tree, T::masked_abs_sum, |v| v.to_f64().abs())
+}
+
+/// L2 norm of the active values: `sqrt(Σ v²)` in `f64` (tiles weighted by their
+/// voxels).
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut t: Tree<f32> = Tree::new(0.0);
+/// t.set_value(Coord::new(0, 0, 0), 3.0);
+/// t.set_value(Coord::new(0, 0, 1), -4.0);
+/// assert_eq!(sparsevdb_traverse::l2_norm(&t), 5.0);
+/// ```
+pub fn l2_norm<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
+    tree: &Tree<T, L2, L1, L0>,
+) -> f64 {
+    sum_with(tree, T::masked_sq_sum, |v| {
+        let x = v.to_f64();
+        x * x
+    })
+    .sqrt()
+}
+
+fn merge_min_max<T: Value>(a: Option<(T, T)>, b: Option<(T, T)>) -> Option<(T, T)> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some((a0, a1)), Some((b0, b1))) => Some((
+            if T::less_than(b0, a0) { b0 } else { a0 },
+            if T::less_than(a1, b1) { b1 } else { a1 },
+        )),
+    }
+}
+
+fn with_value<T: ToF64>(acc: Option<(T, T)>, v: T) -> Option<(T, T)> {
+    if v.to_f64().is_nan() {
+        acc
+    } else {
+        merge_min_max(acc, Some((v, v)))
+    }
+}
+
+/// The smallest and largest active value (tiles included), ignoring NaN; `None`
+/// when no non-NaN value is active. Of values that compare equal (`-0.0` and `0.0`)
+/// the first in tree order is kept.
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut t: Tree<f32> = Tree::new(0.0);
+/// assert_eq!(sparsevdb_traverse::min_max(&t), None);
+/// t.set_value(Coord::new(0, 0, 0), 3.0);
+/// t.set_value(Coord::new(9, 0, 0), -2.0);
+/// t.set_value(Coord::new(20, 0, 0), f32::NAN);
+/// t.set_value_off(Coord::new(1, 0, 0), -99.0);
+/// assert_eq!(sparsevdb_traverse::min_max(&t), Some((-2.0, 3.0)));
+/// ```
+pub fn min_max<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
+    tree: &Tree<T, L2, L1, L0>,
+) -> Option<(T, T)> {
+    let tile = |a, v, _| with_value(a, v);
+    fold_tree(
+        tree,
+        None,
+        |lower| {
+            fold_lower(
+                lower,
+                None,
+                |a, l| l.iter_on().fold(a, |a, (_, v)| with_value(a, v)),
+                tile,
+            )
+        },
+        merge_min_max,
+        tile,
+    )
+}
+
+/// A histogram of the active values (tiles weighted by their voxels): `bins` equal
+/// bins over `[lo, hi)`.
+///
+/// ```
+/// use sparsevdb_tree::{Coord, Tree};
+/// let mut t: Tree<f32> = Tree::new(0.0);
+/// for (i, v) in [0.1f32, 0.2, 0.6, 1.5, -1.0].into_iter().enumerate() {
+///     t.set_value(Coord::new(i as i32, 0, 0), v);
+/// }
+/// let h = sparsevdb_traverse::histogram(&t, 0.0, 1.0, 2);
+/// assert_eq!(h.counts, [2, 1]);
+/// assert_eq!((h.below, h.above, h.nan), (1, 1, 0));
+/// assert_eq!(h.total(), 5);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Histogram {
+    /// Lower edge of the first bin.
+    pub lo: OrdF64,
+    /// Upper edge of the last bin (exclusive).
+    pub hi: OrdF64,
+    /// Voxel counts per bin; bin `k` holds `lo + k·w <= v < lo + (k+1)·w`, `w = (hi − lo) / bins`
+    /// (computed as `floor((v − lo) / (hi − lo) · bins)` in `f64`).
+    pub counts: Vec<u64>,
+    /// Active voxels with `v < lo`.
+    pub below: u64,
+    /// Active voxels with `v >= hi`.
+    pub above: u64,
+    /// Active voxels holding NaN.
+    pub nan: u64,
+}
+
+impl Histogram {
+    /// Every active voxel counted: bins, below, above and NaN.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum::<u64>() + self.below + self.above + self.nan
+    }
+
+    fn empty(lo: f64, hi: f64, bins: usize) -> Self {
+        Histogram {
+            lo: OrdF64(lo),
+            hi: OrdF64(hi),
+            counts: vec![0; bins],
+            below: 0,
+            above: 0,
+            nan: 0,
+        }
+    }
+
+    fn add(&mut self, v: f64, n: u64) {
+        let (lo, hi) = (self.lo.0, self.hi.0);
+        if v.is_nan() {
+            self.nan += n;
+        } else if v < lo {
+            self.below += n;
+        } else if v >= hi {
+            self.above += n;
+        } else {
+            let bins = self.counts.len();
+            let k = (((v - lo) / (hi - lo)) * bins as f64) as usize;
+            self.counts[k.min(bins - 1)] += n;
+        }
+    }
+
+    fn merge(mut self, other: Histogram) -> Histogram {
+        for (a, b) in self.counts.iter_mut().zip(other.counts) {
+            *a += b;
+        }
+        self.below += other.below;
+        self.above += other.above;
+        self.nan += other.nan;
+        self
+    }
+}
+
+/// An `f64` compared by its bits (so that [`Histogram`] is `Eq`).
+///
+/// ```
+/// use sparsevdb_traverse::OrdF64;
+/// assert_eq!(OrdF64(1.0), OrdF64(1.0));
+/// assert_eq!(OrdF64(1.0).0, 1.0);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct OrdF64(pub f64);
+
+impl PartialEq for OrdF64 {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for OrdF64 {}
+
+/// Histogram of the active values in `bins` equal bins over `[lo, hi)` (see
+/// [`Histogram`]); exact counts, so independent of the thread count.
+///
+/// # Panics
+/// When `bins == 0` or `!(lo < hi)`.
+///
+/// ```
+/// use sparsevdb_tree::{Coord, CoordBBox, Tree};
+/// let mut t: Tree<f32> = Tree::new(0.0);
+/// t.fill(&CoordBBox::new(Coord::new(0, 0, 0), Coord::new(7, 7, 7)), 0.5, true);
+/// assert_eq!(sparsevdb_traverse::histogram(&t, 0.0, 1.0, 4).counts, [0, 0, 512, 0]);
+/// ```
+pub fn histogram<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
+    tree: &Tree<T, L2, L1, L0>,
+    lo: f64,
+    hi: f64,
+    bins: usize,
+) -> Histogram {
+    assert!(bins > 0 && lo < hi, "histogram needs bins > 0 and lo < hi");
+    let tile = |mut h: Histogram, v: T, n: u64| {
+        h.add(v.to_f64(), n);
+        h
+    };
+    fold_tree(
+        tree,
+        Histogram::empty(lo, hi, bins),
+        |lower| {
+            fold_lower(
+                lower,
+                Histogram::empty(lo, hi, bins),
+                |mut h, l| {
+                    for (_, v) in l.iter_on() {
+                        h.add(v.to_f64(), 1);
+                    }
+                    h
+                },
+                tile,
+            )
+        },
+        Histogram::merge,
+        tile,
+    )
+}
