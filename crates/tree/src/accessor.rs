@@ -29,8 +29,15 @@ use crate::{Coord, Tree, Value};
 /// ```
 pub struct ValueAccessor<'a, T: Value, const L2: u32 = 5, const L1: u32 = 4, const L0: u32 = 3> {
     tree: &'a Tree<T, L2, L1, L0>,
+    // Each cache entry keeps its key in a cell of its own, so that a hit test never
+    // waits for the cached node pointer (whose store may still wait on a cache miss):
+    // independent random reads stay independent and their misses overlap, instead of
+    // chaining through the previous read. A key of `None` means "no node cached".
+    leaf_key: Cell<Option<Coord>>,
     leaf: Cell<Option<&'a LeafNode<T, L0>>>,
+    lower_key: Cell<Option<Coord>>,
     lower: Cell<Option<&'a LowerNode<T, L1, L0>>>,
+    upper_key: Cell<Option<Coord>>,
     upper: Cell<Option<&'a UpperNode<T, L2, L1, L0>>>,
 }
 
@@ -42,8 +49,11 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueAccessor<'a
     fn new(tree: &'a Tree<T, L2, L1, L0>) -> Self {
         ValueAccessor {
             tree,
+            leaf_key: Cell::new(None),
             leaf: Cell::new(None),
+            lower_key: Cell::new(None),
             lower: Cell::new(None),
+            upper_key: Cell::new(None),
             upper: Cell::new(None),
         }
     }
@@ -56,18 +66,18 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueAccessor<'a
     /// Value and active state at `c`.
     #[inline]
     pub fn probe_value(&self, c: Coord) -> (T, bool) {
-        if let Some(leaf) = self.leaf.get() {
-            if leaf.origin == c.mask(Self::LEAF_MASK) {
+        if self.leaf_key.get() == Some(c.mask(Self::LEAF_MASK)) {
+            if let Some(leaf) = self.leaf.get() {
                 return leaf.probe_value(c);
             }
         }
-        if let Some(lower) = self.lower.get() {
-            if lower.origin == c.mask(Self::LOWER_MASK) {
+        if self.lower_key.get() == Some(c.mask(Self::LOWER_MASK)) {
+            if let Some(lower) = self.lower.get() {
                 return self.probe_lower(lower, c);
             }
         }
-        if let Some(upper) = self.upper.get() {
-            if upper.origin == c.mask(Self::UPPER_MASK) {
+        if self.upper_key.get() == Some(c.mask(Self::UPPER_MASK)) {
+            if let Some(upper) = self.upper.get() {
                 return self.probe_upper(upper, c);
             }
         }
@@ -77,6 +87,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueAccessor<'a
             Some(i) => match &root.entries[i].slot {
                 RootSlot::Tile(v, on) => (*v, *on),
                 RootSlot::Child(upper) => {
+                    self.upper_key.set(Some(c.mask(Self::UPPER_MASK)));
                     self.upper.set(Some(upper));
                     self.probe_upper(upper, c)
                 }
@@ -90,6 +101,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueAccessor<'a
         match upper.child(n) {
             None => (upper.tiles[n], upper.value_mask.is_on(n)),
             Some(lower) => {
+                self.lower_key.set(Some(c.mask(Self::LOWER_MASK)));
                 self.lower.set(Some(lower));
                 self.probe_lower(lower, c)
             }
@@ -102,6 +114,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueAccessor<'a
         match lower.child(n) {
             None => (lower.tiles[n], lower.value_mask.is_on(n)),
             Some(leaf) => {
+                self.leaf_key.set(Some(c.mask(Self::LEAF_MASK)));
                 self.leaf.set(Some(leaf));
                 leaf.probe_value(c)
             }
@@ -123,9 +136,11 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueAccessor<'a
     /// The leaf containing `c`, if one exists (OpenVDB `probeConstLeaf`).
     pub fn probe_leaf(&self, c: Coord) -> Option<&'a LeafNode<T, L0>> {
         self.probe_value(c);
-        self.leaf
-            .get()
-            .filter(|leaf| leaf.origin == c.mask(Self::LEAF_MASK))
+        if self.leaf_key.get() == Some(c.mask(Self::LEAF_MASK)) {
+            self.leaf.get()
+        } else {
+            None
+        }
     }
 }
 

@@ -294,10 +294,10 @@ impl<C: Node> RootNode<C> {
         self.child_mut_at(i).set_value_off(c, v);
     }
 
-    /// `setValueOnly`.
+    /// `setValueOnly`. As in OpenVDB, a coordinate outside every entry always gets a
+    /// new top-level node (filled with the background), even when `v` is the background.
     pub fn set_value_only(&mut self, c: Coord, v: C::Value) {
         match self.find(c) {
-            None if self.background == v => return,
             None => {}
             Some(i) => match &mut self.entries[i].slot {
                 RootSlot::Child(ch) => return ch.set_value_only(c, v),

@@ -475,6 +475,25 @@ mod tests {
     }
 
     #[test]
+    fn set_value_only_outside_creates_a_top_node_like_openvdb() {
+        let mut t: Tree<f32> = Tree::new(0.0);
+        t.set_value_only(Coord::new(5, 5, 5), 0.0);
+        assert_eq!(
+            t.non_leaf_count(),
+            2,
+            "root + one upper node, no lower node"
+        );
+        assert_eq!(t.leaf_count(), 0);
+        t.set_value_off(Coord::new(9000, 0, 0), 0.0);
+        assert_eq!(
+            t.non_leaf_count(),
+            2,
+            "setValueOff(bg) outside creates nothing"
+        );
+        t.validate().unwrap();
+    }
+
+    #[test]
     fn fill_at_i32_max_terminates() {
         let mut t: Tree<f32> = Tree::new(0.0);
         let b = CoordBBox::new(Coord::splat(i32::MAX - 9), Coord::MAX);
