@@ -6,7 +6,10 @@
 //! - the tree ([`sparsevdb_tree`], always): [`Tree`], [`Coord`], [`CoordBBox`], accessors,
 //!   iterators, pruning and combination with OpenVDB 10 semantics;
 //! - serde support for trees with the `serde` feature, `half::f16` / `bf16` values with
-//!   `half`.
+//!   `half`;
+//! - leaf-parallel (rayon) traversal and SIMD leaf kernels with the `rayon` feature:
+//!   `sparsevdb::traverse` (`sparsevdb-traverse`: reductions, transforms, parallel combine and
+//!   gradient steps, bulk build, parallel prune).
 //!
 //! ```
 //! use sparsevdb::{Coord, Tree};
@@ -16,4 +19,14 @@
 //! ```
 
 pub use sparsevdb_tree as tree;
+/// Leaf-parallel traversal and SIMD kernels (`sparsevdb-traverse`; feature `rayon`).
+///
+/// ```
+/// use sparsevdb::{traverse, Coord, Tree};
+/// let mut t: Tree<f32> = Tree::new(0.0);
+/// t.set_value(Coord::new(0, 0, 0), 2.0);
+/// assert_eq!(traverse::sum(&t), 2.0);
+/// ```
+#[cfg(feature = "rayon")]
+pub use sparsevdb_traverse as traverse;
 pub use sparsevdb_tree::*;
