@@ -395,6 +395,12 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
                     child.clip(clip, background);
                 } else {
                     let (v, on) = (self.tiles[n], self.value_mask.is_on(n));
+                    // OpenVDB refills the inside with the tile; for an inactive tile that
+                    // is bit-for-bit the background that builds nodes the final prune
+                    // collapses again, so skip it (same result, no transient nodes).
+                    if !on && bytemuck::bytes_of(&v) == bytemuck::bytes_of(&background) {
+                        continue;
+                    }
                     self.set_tile(n, background, false);
                     self.fill(&slot.intersection(clip), v, on);
                 }

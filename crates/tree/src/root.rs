@@ -437,6 +437,10 @@ impl<C: Node> RootNode<C> {
             } else if !clip.contains_bbox(&region) {
                 match &mut self.entries[i].slot {
                     RootSlot::Child(ch) => ch.clip(clip, bg),
+                    // An inactive background tile would be refilled with itself and
+                    // pruned away again: skip the transient nodes (see InternalNode).
+                    RootSlot::Tile(v, false)
+                        if bytemuck::bytes_of(v) == bytemuck::bytes_of(&bg) => {}
                     RootSlot::Tile(v, on) => {
                         refill.push((region.intersection(clip), *v, *on));
                         self.entries[i].slot = RootSlot::Tile(bg, false);

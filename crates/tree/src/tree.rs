@@ -494,6 +494,20 @@ mod tests {
     }
 
     #[test]
+    fn clip_through_background_tiles_builds_nothing() {
+        let mut t: Tree<f32> = Tree::new(0.0);
+        t.set_value(Coord::new(1, 1, 1), 1.0);
+        t.set_value(Coord::new(-1, 7, 100), 2.0);
+        t.clip(&CoordBBox::new(Coord::new(-3, -3, -3), Coord::new(3, 3, 3)));
+        assert_eq!(t.active_voxel_count(), 1);
+        assert_eq!(t.leaf_count(), 1);
+        // One upper and one lower node: the background tiles crossed by the clip box's
+        // faces were not refilled.
+        assert_eq!(t.non_leaf_count(), 3);
+        t.validate().unwrap();
+    }
+
+    #[test]
     fn fill_at_i32_max_terminates() {
         let mut t: Tree<f32> = Tree::new(0.0);
         let b = CoordBBox::new(Coord::splat(i32::MAX - 9), Coord::MAX);
