@@ -9,7 +9,10 @@
 //!   `half`;
 //! - leaf-parallel (rayon) traversal and SIMD leaf kernels with the `rayon` feature:
 //!   `sparsevdb::traverse` (`sparsevdb-traverse`: reductions, transforms, parallel combine and
-//!   gradient steps, bulk build, parallel prune).
+//!   gradient steps, bulk build, parallel prune);
+//! - neural-network weights with the `neural` feature: `sparsevdb::neural`
+//!   (`sparsevdb-neural`: layer layout planner, `WeightGrid`, safetensors import and
+//!   export, LoRA pairs, sparse mat-vec).
 //!
 //! ```
 //! use sparsevdb::{Coord, Tree};
@@ -29,4 +32,7 @@ pub use sparsevdb_tree as tree;
 /// ```
 #[cfg(feature = "rayon")]
 pub use sparsevdb_traverse as traverse;
+/// Neural-network weights in a tree (`sparsevdb-neural`; feature `neural`).
+#[cfg(feature = "neural")]
+pub use sparsevdb_neural as neural;
 pub use sparsevdb_tree::*;
