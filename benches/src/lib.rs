@@ -11,6 +11,8 @@ pub mod baselines;
 pub mod record;
 pub mod reference;
 pub mod timing;
+#[cfg(feature = "traverse")]
+pub mod traverse_ops;
 #[cfg(feature = "tree")]
 pub mod tree_ops;
 pub mod workloads;

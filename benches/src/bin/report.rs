@@ -82,6 +82,17 @@ struct Args {
     /// Print every op's run times to stderr.
     #[arg(long, short)]
     verbose: bool,
+
+    // ---- traverse section (src/traverse_ops.rs) ----
+    /// Also run the `traverse` section: sparsevdb-traverse on 1 and 2 threads (sum,
+    /// apply_gradient, comp_sum, bulk build), SIMD vs portable kernels and their
+    /// bandwidth against a STREAM-style triad.
+    #[arg(long)]
+    traverse: bool,
+
+    /// Run only the `traverse` section (no standard table).
+    #[arg(long)]
+    traverse_only: bool,
 }
 
 /// The structures in column order, with their column titles.
@@ -147,6 +158,7 @@ fn run(args: &Args) -> Result<bool, String> {
 
     let mut problems: Vec<String> = Vec::new();
     let mut records: Vec<Record> = Vec::new();
+    let mut traverse_out = String::new(); // the traverse section, if asked for
     let mut data_lines: Vec<String> = Vec::new();
     let mut skipped: Vec<String> = Vec::new();
 
@@ -188,6 +200,9 @@ fn run(args: &Args) -> Result<bool, String> {
             structures.push((STD_HASHMAP, baselines::bench_std));
             structures.push((AHASHMAP, baselines::bench_ahash));
         }
+        if args.traverse_only {
+            structures.clear(); // traverse section only (below)
+        }
         for (structure, bench) in structures {
             let mut ops = ops;
             if structure == TREE && args.quick && args.workloads.is_empty() && name == "random" {
@@ -202,6 +217,13 @@ fn run(args: &Args) -> Result<bool, String> {
             let mut say = |op: &str| progress.say(&format!("{name}: {structure} {op}"));
             let rs = bench(&d, &timing, ops, &mut say);
             records.extend(rs);
+        }
+        // ---- traverse section hook ----
+        if args.traverse || args.traverse_only {
+            let mut say = |op: &str| progress.say(&format!("{name}: {op}"));
+            let (section, bad) = traverse_section(&d, &timing, &mut say);
+            traverse_out.push_str(&section);
+            problems.extend(bad);
         }
         drop(d);
         for r in records.iter().filter(|r| r.workload == name) {
@@ -228,6 +250,10 @@ fn run(args: &Args) -> Result<bool, String> {
         &problems,
         args.openvdb.is_some(),
     );
+    if !traverse_out.is_empty() {
+        out.push_str("\n## traverse (sparsevdb-traverse: rayon + SIMD)\n");
+        out.push_str(&traverse_out);
+    }
     if problems.is_empty() {
         out.push_str("\nAll checksums agree: generated data with ANCHORS.md");
         if args.openvdb.is_some() {
@@ -267,6 +293,28 @@ fn run(args: &Args) -> Result<bool, String> {
 
 /// A structure's benchmark: runs every op on the data.
 type Runner = fn(&Data, &Timing, OpSet, &mut dyn FnMut(&str)) -> Vec<Record>;
+
+/// The `traverse` section of one workload (markdown, problems); see
+/// `sparsevdb_bench::traverse_ops`.
+#[cfg(feature = "traverse")]
+fn traverse_section(d: &Data, timing: &Timing, say: &mut dyn FnMut(&str)) -> (String, Vec<String>) {
+    sparsevdb_bench::traverse_ops::bench_traverse(d, timing, say)
+}
+
+#[cfg(not(feature = "traverse"))]
+fn traverse_section(
+    d: &Data,
+    _timing: &Timing,
+    _say: &mut dyn FnMut(&str),
+) -> (String, Vec<String>) {
+    (
+        format!(
+            "\n{}: traverse section not built (feature `traverse` off)\n",
+            d.name
+        ),
+        Vec::new(),
+    )
+}
 
 #[cfg(feature = "tree")]
 fn tree_runner() -> Option<(&'static str, Runner)> {

@@ -79,7 +79,7 @@ pub fn bulk_build_with<T: Value, const L2: u32, const L1: u32, const L0: u32>(
         return tree;
     }
     let keyer = Keyer::new::<L2, L1, L0>(pairs, order);
-    let lowers: Vec<Box<LowerNode<T, L1, L0>>> = if keyer.bits <= 64 {
+    let lowers: Vec<LowerNode<T, L1, L0>> = if keyer.bits <= 64 {
         let mut keys: Vec<(u64, u32)> = pairs
             .par_iter()
             .enumerate()
@@ -97,7 +97,9 @@ pub fn bulk_build_with<T: Value, const L2: u32, const L1: u32, const L0: u32>(
         build_lowers(background, pairs, &keys, 3 * L1, |k| k)
     };
     for lower in lowers {
-        tree.root_mut().densify(lower.origin()).insert_child(lower);
+        tree.root_mut()
+            .densify(lower.origin())
+            .insert_child(Box::new(lower));
     }
     tree
 }
@@ -198,7 +200,7 @@ fn build_lowers<T: Value, K, const L1: u32, const L0: u32>(
     keys: &[(K, u32)],
     lower_shift: u32,
     wide: impl Fn(K) -> u128 + Sync,
-) -> Vec<Box<LowerNode<T, L1, L0>>>
+) -> Vec<LowerNode<T, L1, L0>>
 where
     K: Copy + Send + Sync,
 {
@@ -214,7 +216,7 @@ where
         .map(|w| {
             let run = &keys[w[0]..w[1]];
             let first = pairs[run[0].1 as usize].0;
-            let mut lower = Box::new(LowerNode::<T, L1, L0>::new_filled(first, background, false));
+            let mut lower = LowerNode::<T, L1, L0>::new_filled(first, background, false);
             let mut i = 0;
             while i < run.len() {
                 let leaf_key = wide(run[i].0);

@@ -52,7 +52,9 @@ impl<T: Value, F: Fn(T, bool, T, bool) -> (T, bool) + Sync> PairOp<T> for Extend
     fn leaf_leaf<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: &LeafNode<T, L0>) {
         let bm = b.value_mask().words();
         let bv = b.values();
-        self.each(a, |i, v, on| (self.0)(v, on, bv[i], (bm[i >> 6] >> (i & 63)) & 1 != 0));
+        self.each(a, |i, v, on| {
+            (self.0)(v, on, bv[i], (bm[i >> 6] >> (i & 63)) & 1 != 0)
+        });
     }
 
     fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool) {

@@ -48,8 +48,7 @@ mod value;
 
 pub use build::{bulk_build, bulk_build_with, SortOrder};
 pub use combine::{
-    apply_gradient, axpy, combine, combine_extended, comp_max, comp_min, comp_mul, comp_sum,
-    lerp,
+    apply_gradient, axpy, combine, combine_extended, comp_max, comp_min, comp_mul, comp_sum, lerp,
 };
 pub use nodes::{
     lower_nodes, lower_nodes_mut, upper_nodes, upper_nodes_mut, LeafManager, LeafManagerMut,

@@ -174,9 +174,7 @@ impl<'a, T: Value, const L0: u32> LeafManagerMut<'a, T, L0> {
 
     /// A parallel iterator over the leaves, mutably (indexed, in tree order; the
     /// items are `&mut &mut LeafNode`, which auto-deref to the leaf).
-    pub fn par_iter_mut(
-        &mut self,
-    ) -> rayon::slice::IterMut<'_, &'a mut LeafNode<T, L0>> {
+    pub fn par_iter_mut(&mut self) -> rayon::slice::IterMut<'_, &'a mut LeafNode<T, L0>> {
         self.leaves.par_iter_mut()
     }
 }

@@ -70,7 +70,8 @@ fn prune_upper<T: Value, const L2: u32, const L1: u32, const L0: u32>(
         return None;
     }
     let state = upper.value_mask().constant_state()?;
-    let tiles = || (0..UpperNode::<T, L2, L1, L0>::NUM_VALUES).map(|n| upper.tile(n).expect("no child").0);
+    let tiles =
+        || (0..UpperNode::<T, L2, L1, L0>::NUM_VALUES).map(|n| upper.tile(n).expect("no child").0);
     if !within_tolerance(tiles(), tol) {
         return None;
     }

@@ -13,7 +13,11 @@
 use rayon::prelude::*;
 use sparsevdb_tree::{LeafNode, LowerNode, Node, Tree, Value};
 
+use crate::kernels;
 use crate::nodes::lower_nodes;
+
+/// How many leaves ahead the reductions prefetch.
+const PREFETCH_AHEAD: usize = 2;
 use crate::ToF64;
 
 /// The fixed-order fold shared by the reductions: `lower(node)` per lower node in
@@ -40,9 +44,7 @@ where
             }
         }
     }
-    let upper_voxels = 1u64
-        .checked_shl(3 * (L2 + L1 + L0))
-        .unwrap_or(u64::MAX);
+    let upper_voxels = 1u64.checked_shl(3 * (L2 + L1 + L0)).unwrap_or(u64::MAX);
     for (_, v, on) in tree.root().tiles() {
         if on {
             acc = tile(acc, v, upper_voxels);
@@ -58,7 +60,15 @@ fn fold_lower<T: Value, R, const L1: u32, const L0: u32>(
     leaf: impl Fn(R, &LeafNode<T, L0>) -> R,
     tile: impl Fn(R, T, u64) -> R,
 ) -> R {
-    let mut acc = lower.children().fold(identity, leaf);
+    // Leaves are separate allocations: fetch each one two leaves ahead.
+    let kids: Vec<&LeafNode<T, L0>> = lower.children().collect();
+    let mut acc = identity;
+    for (i, l) in kids.iter().enumerate() {
+        if let Some(next) = kids.get(i + PREFETCH_AHEAD) {
+            kernels::prefetch(next.values());
+        }
+        acc = leaf(acc, l);
+    }
     let voxels = LeafNode::<T, L0>::NUM_VOXELS;
     for n in lower.value_mask().iter_on() {
         if let Some((v, _)) = lower.tile(n) {

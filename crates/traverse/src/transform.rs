@@ -187,7 +187,10 @@ pub fn deactivate_below<T: Real, const L2: u32, const L1: u32, const L0: u32>(
 ) {
     transform(
         tree,
-        |v| (v, !(v.abs() < t)),
+        |v| {
+            let below = v.abs() < t;
+            (v, !below)
+        },
         |leaf| {
             let mut words = [0u64; 8];
             let n = leaf.value_mask().words().len();

@@ -98,7 +98,12 @@ impl ToF64 for f32 {
 /// assert_eq!(Real::abs(-2.5f64), 2.5);
 /// ```
 pub trait Real:
-    ToF64 + PartialOrd + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Neg<Output = Self>
+    ToF64
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Neg<Output = Self>
 {
     /// `|self|`.
     fn abs(self) -> Self;

@@ -4,8 +4,8 @@
 mod support;
 
 use quickcheck::{Arbitrary, Gen, QuickCheck};
-use sparsevdb_tree::{Coord, Tree};
 use sparsevdb_traverse::{bulk_build_with, SortOrder};
+use sparsevdb_tree::{Coord, Tree};
 use support::{cases, same_bits, with_threads, THREADS};
 
 #[derive(Clone, Debug)]
@@ -54,10 +54,12 @@ fn bulk_build_matches_set_value() {
     fn prop(p: Pairs) -> bool {
         let want: Tree<f32> = serial(p.0, &p.1);
         THREADS.iter().all(|&n| {
-            [SortOrder::TreeOrder, SortOrder::Morton].iter().all(|&order| {
-                let got: Tree<f32> = with_threads(n, || bulk_build_with(p.0, &p.1, order));
-                got.validate().is_ok() && same_bits(&got, &want)
-            })
+            [SortOrder::TreeOrder, SortOrder::Morton]
+                .iter()
+                .all(|&order| {
+                    let got: Tree<f32> = with_threads(n, || bulk_build_with(p.0, &p.1, order));
+                    got.validate().is_ok() && same_bits(&got, &want)
+                })
         })
     }
     QuickCheck::new()

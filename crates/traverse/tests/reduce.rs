@@ -8,7 +8,14 @@ use sparsevdb_traverse::kernels::{self, Isa};
 use support::{cases, with_threads, TreeSpec, THREADS};
 
 /// (active count, sum, l1, l2, min/max, histogram) with the current settings.
-type All = (u64, u64, u64, u64, Option<(u32, u32)>, sparsevdb_traverse::Histogram);
+type All = (
+    u64,
+    u64,
+    u64,
+    u64,
+    Option<(u32, u32)>,
+    sparsevdb_traverse::Histogram,
+);
 
 fn all(t: &sparsevdb_tree::Tree<f32>) -> All {
     (
@@ -111,7 +118,10 @@ fn leaf_managers_visit_every_leaf_in_order() {
     let mut t = spec.tree();
     let origins: Vec<_> = t.leaves().map(|l| l.origin()).collect();
     let m = sparsevdb_traverse::LeafManager::new(&t);
-    assert_eq!(m.leaves().iter().map(|l| l.origin()).collect::<Vec<_>>(), origins);
+    assert_eq!(
+        m.leaves().iter().map(|l| l.origin()).collect::<Vec<_>>(),
+        origins
+    );
     assert_eq!(m.par_iter().map(|l| l.active_count()).sum::<usize>(), 500);
     let mut mm = sparsevdb_traverse::LeafManagerMut::new(&mut t);
     assert_eq!(mm.len(), origins.len());

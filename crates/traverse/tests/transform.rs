@@ -48,7 +48,7 @@ fn map_scale_clamp_match_serial() {
         ) && check_map(
             spec,
             |t| sparsevdb_traverse::clamp(t, -1.0, 2.0),
-            |v| (if v < -1.0 { -1.0 } else if v > 2.0 { 2.0 } else { v }, true),
+            |v| (v.clamp(-1.0, 2.0), true),
         )
     }
     QuickCheck::new()
@@ -59,7 +59,10 @@ fn map_scale_clamp_match_serial() {
 #[test]
 fn deactivate_below_matches_serial() {
     fn prop(spec: TreeSpec) -> bool {
-        let keep = |v: f32| (v, !(v.abs() < 2.0));
+        let keep = |v: f32| {
+            let below = v.abs() < 2.0;
+            (v, !below)
+        };
         let ok = check_map(
             spec.clone(),
             |t| sparsevdb_traverse::deactivate_below(t, 2.0, false),
@@ -70,7 +73,9 @@ fn deactivate_below_matches_serial() {
         want.prune_inactive();
         ok && THREADS.iter().all(|&n| {
             let mut got = t.clone();
-            with_threads(n, || sparsevdb_traverse::deactivate_below(&mut got, 2.0, true));
+            with_threads(n, || {
+                sparsevdb_traverse::deactivate_below(&mut got, 2.0, true)
+            });
             got.validate().is_ok() && same_bits(&got, &want)
         })
     }

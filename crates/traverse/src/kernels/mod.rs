@@ -143,6 +143,36 @@ pub fn active() -> Isa {
     }
 }
 
+/// Asks the CPU to start loading `data` into the cache (one `prefetcht0` per 64-byte
+/// line); a no-op off x86-64 and under Miri. The tree's leaves are separate
+/// allocations, so the hardware prefetcher cannot guess the next one: the
+/// reductions prefetch a leaf two leaves ahead of the one they sum, which turns a
+/// latency-bound walk into a bandwidth-bound one (see `docs/performance.md`).
+///
+/// ```
+/// let v = vec![1.0f32; 512];
+/// sparsevdb_traverse::kernels::prefetch(&v);
+/// ```
+#[inline(always)]
+pub fn prefetch<T>(data: &[T]) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    {
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = data.as_ptr().cast::<i8>();
+        let bytes = core::mem::size_of_val(data);
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: a prefetch is a hint: it never faults and changes no memory
+            // (any address may be prefetched); the address is inside `data` anyway
+            // (`wrapping_add` so that no pointer arithmetic can be UB).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
+            off += 64;
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = data;
+}
+
 #[inline]
 fn masked_reduce_f32_with<const OP: u8>(isa: Isa, values: &[f32], mask: &[u64]) -> f64 {
     let isa = isa.min(detected());

@@ -172,10 +172,7 @@ pub(super) unsafe fn masked_reduce_avx2<const OP: u8>(values: &[f32], mask: &[u6
         }
     }
     // Lanes j and j + 8, then j and j + 4.
-    let t = _mm256_add_pd(
-        _mm256_add_pd(acc[0], acc[2]),
-        _mm256_add_pd(acc[1], acc[3]),
-    );
+    let t = _mm256_add_pd(_mm256_add_pd(acc[0], acc[2]), _mm256_add_pd(acc[1], acc[3]));
     let mut s = [0.0f64; 4];
     // SAFETY: `s` holds exactly the 4 f64 that the store writes.
     unsafe { _mm256_storeu_pd(s.as_mut_ptr(), t) };

@@ -156,7 +156,13 @@ pub fn fingerprint<T: Value, const L2: u32, const L1: u32, const L0: u32>(
         }
         n += 1;
     }
-    (bits(t.background()), t.leaf_count(), t.non_leaf_count(), n, h)
+    (
+        bits(t.background()),
+        t.leaf_count(),
+        t.non_leaf_count(),
+        n,
+        h,
+    )
 }
 
 /// True when the two trees hold the same bits in the same structure.
