@@ -3,8 +3,9 @@
 //! 1. Every pair gets a sort key — its leaf's position in [`SortOrder::TreeOrder`]
 //!    (OpenVDB's order: root key, then upper slot, then lower slot, each
 //!    lexicographic in x, y, z) or in [`SortOrder::Morton`] order (the leaf
-//!    coordinates' bits interleaved) — and its index; `(key, index)` pairs are sorted
-//!    in parallel. Both orders keep every leaf, lower node and upper node a contiguous
+//!    coordinates' bits interleaved) — and its index; the `(key, index, coord,
+//!    value)` records are sorted by `(key, index)` in parallel (the pairs travel with
+//!    their keys: gathering them by index afterwards cost a cache miss per pair). Both orders keep every leaf, lower node and upper node a contiguous
 //!    run, and the index keeps the pairs of one voxel in input order.
 //! 2. Each lower node's run is built on one thread: the node, its leaves, their
 //!    voxels written in input order (so the last write of a voxel wins, exactly like
@@ -79,22 +80,24 @@ pub fn bulk_build_with<T: Value, const L2: u32, const L1: u32, const L0: u32>(
         return tree;
     }
     let keyer = Keyer::new::<L2, L1, L0>(pairs, order);
+    // The pairs travel with their keys, so that building reads them in sorted order
+    // (gathering them by index afterwards costs a cache miss per pair).
     let lowers: Vec<LowerNode<T, L1, L0>> = if keyer.bits <= 64 {
-        let mut keys: Vec<(u64, u32)> = pairs
+        let mut keyed: Vec<(u64, u32, Coord, T)> = pairs
             .par_iter()
             .enumerate()
-            .map(|(i, (c, _))| (keyer.key(*c) as u64, i as u32))
+            .map(|(i, &(c, v))| (keyer.key(c) as u64, i as u32, c, v))
             .collect();
-        keys.par_sort_unstable();
-        build_lowers(background, pairs, &keys, 3 * L1, |k| k as u128)
+        keyed.par_sort_unstable_by_key(|e| (e.0, e.1));
+        build_lowers(background, &keyed, 3 * L1, |k| k as u128)
     } else {
-        let mut keys: Vec<(u128, u32)> = pairs
+        let mut keyed: Vec<(u128, u32, Coord, T)> = pairs
             .par_iter()
             .enumerate()
-            .map(|(i, (c, _))| (keyer.key(*c), i as u32))
+            .map(|(i, &(c, v))| (keyer.key(c), i as u32, c, v))
             .collect();
-        keys.par_sort_unstable();
-        build_lowers(background, pairs, &keys, 3 * L1, |k| k)
+        keyed.par_sort_unstable_by_key(|e| (e.0, e.1));
+        build_lowers(background, &keyed, 3 * L1, |k| k)
     };
     for lower in lowers {
         tree.root_mut()
@@ -196,34 +199,31 @@ impl Keyer {
 /// writing the voxels of each leaf in key-then-index order.
 fn build_lowers<T: Value, K, const L1: u32, const L0: u32>(
     background: T,
-    pairs: &[(Coord, T)],
-    keys: &[(K, u32)],
+    keyed: &[(K, u32, Coord, T)],
     lower_shift: u32,
     wide: impl Fn(K) -> u128 + Sync,
 ) -> Vec<LowerNode<T, L1, L0>>
 where
     K: Copy + Send + Sync,
 {
-    let lower_of = |i: usize| wide(keys[i].0) >> lower_shift;
-    let mut starts: Vec<usize> = (1..keys.len())
+    let lower_of = |i: usize| wide(keyed[i].0) >> lower_shift;
+    let mut starts: Vec<usize> = (1..keyed.len())
         .into_par_iter()
         .filter(|&i| lower_of(i) != lower_of(i - 1))
         .collect();
     starts.insert(0, 0);
-    starts.push(keys.len());
+    starts.push(keyed.len());
     starts
         .par_windows(2)
         .map(|w| {
-            let run = &keys[w[0]..w[1]];
-            let first = pairs[run[0].1 as usize].0;
-            let mut lower = LowerNode::<T, L1, L0>::new_filled(first, background, false);
+            let run = &keyed[w[0]..w[1]];
+            let mut lower = LowerNode::<T, L1, L0>::new_filled(run[0].2, background, false);
             let mut i = 0;
             while i < run.len() {
                 let leaf_key = wide(run[i].0);
-                let c = pairs[run[i].1 as usize].0;
-                let leaf = lower.densify(LowerNode::<T, L1, L0>::coord_to_offset(c));
+                let leaf = lower.densify(LowerNode::<T, L1, L0>::coord_to_offset(run[i].2));
                 while i < run.len() && wide(run[i].0) == leaf_key {
-                    let (c, v) = pairs[run[i].1 as usize];
+                    let (_, _, c, v) = run[i];
                     leaf.set_at(LeafNode::<T, L0>::coord_to_offset(c), v, true);
                     i += 1;
                 }
