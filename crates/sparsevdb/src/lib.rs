@@ -21,7 +21,9 @@
 //! assert_eq!(t.active_voxel_count(), 1);
 //! ```
 
-pub use sparsevdb_tree as tree;
+/// Neural-network weights in a tree (`sparsevdb-neural`; feature `neural`).
+#[cfg(feature = "neural")]
+pub use sparsevdb_neural as neural;
 /// Leaf-parallel traversal and SIMD kernels (`sparsevdb-traverse`; feature `rayon`).
 ///
 /// ```
@@ -32,7 +34,5 @@ pub use sparsevdb_tree as tree;
 /// ```
 #[cfg(feature = "rayon")]
 pub use sparsevdb_traverse as traverse;
-/// Neural-network weights in a tree (`sparsevdb-neural`; feature `neural`).
-#[cfg(feature = "neural")]
-pub use sparsevdb_neural as neural;
+pub use sparsevdb_tree as tree;
 pub use sparsevdb_tree::*;
