@@ -3,7 +3,7 @@
 //! and (behind the `tree` feature) the same operations on `sparsevdb-tree`.
 //!
 //! The `report` binary (`cargo run --release -p sparsevdb-bench --bin report`) runs
-//! them side by side, checks every result's checksums against [`reference`] and
+//! them side by side, checks every result's checksums against [`reference`](mod@reference) and
 //! prints a markdown table.
 
 pub mod alloc;
