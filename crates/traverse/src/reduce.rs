@@ -130,7 +130,8 @@ fn sum_with<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
 }
 
 /// Sum of the active values in `f64` (an active tile adds `value × voxels`), the
-/// same for any number of threads (see the [module docs](self) for the order).
+/// same for any number of threads (lower nodes reduced in slot order, then combined
+/// left to right in tree order, then the upper and root tiles added).
 ///
 /// ```
 /// use sparsevdb_tree::{Coord, Tree};
