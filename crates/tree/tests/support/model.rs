@@ -473,10 +473,17 @@ impl<T: ModelValue> Model<T> {
         self.voxels
             .values()
             .all(|&(v, on)| !on && T::same(v, self.background))
-            && self
-                .regions
-                .iter()
-                .all(|&(_, v)| T::same(v, self.background))
+            && self.regions.iter().enumerate().all(|(i, (r, v))| {
+                // A region is hidden where later regions (which win) or explicit voxels
+                // cover it: inside one later region, or (small regions, voxel by
+                // voxel) reading the background everywhere.
+                T::same(*v, self.background)
+                    || self.regions[i + 1..]
+                        .iter()
+                        .any(|(later, _)| box_inside(r, later))
+                    || (box_volume(r) <= 1 << 15
+                        && box_coords(r).all(|c| T::same(self.probe(c).0, self.background)))
+            })
     }
 
     // ---- point writes -----------------------------------------------------------------
