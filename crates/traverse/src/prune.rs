@@ -12,43 +12,6 @@ use sparsevdb_tree::{Node, Tree, UpperNode, Value};
 
 use crate::nodes::upper_nodes_mut;
 
-/// OpenVDB's `isConstant` value scan (the tree's `within_tolerance`): false as soon as
-/// the spread exceeds `tol`.
-fn within_tolerance<T: Value>(mut it: impl Iterator<Item = T>, tol: T) -> bool {
-    let Some(first) = it.next() else { return true };
-    let (mut min, mut max) = (first, first);
-    for v in it {
-        if T::less_than(v, min) {
-            if T::exceeds_tolerance(max, v, tol) {
-                return false;
-            }
-            min = v;
-        } else if T::less_than(max, v) {
-            if T::exceeds_tolerance(v, min, tol) {
-                return false;
-            }
-            max = v;
-        }
-    }
-    true
-}
-
-/// The lower median (`nth_element` at `(n − 1) / 2`), compared with `<`, exactly as
-/// the tree computes it.
-fn lower_median<T: Value>(values: &mut [T]) -> T {
-    let mid = (values.len() - 1) >> 1;
-    let (_, m, _) = values.select_nth_unstable_by(mid, |a, b| {
-        if T::less_than(*a, *b) {
-            core::cmp::Ordering::Less
-        } else if T::less_than(*b, *a) {
-            core::cmp::Ordering::Greater
-        } else {
-            core::cmp::Ordering::Equal
-        }
-    });
-    *m
-}
-
 /// Tolerance pruning of one upper node: its lower nodes in parallel, then its own
 /// constancy test (the tree's `InternalNode::prune_tolerance`).
 fn prune_upper<T: Value, const L2: u32, const L1: u32, const L0: u32>(
@@ -66,17 +29,7 @@ fn prune_upper<T: Value, const L2: u32, const L1: u32, const L0: u32>(
     for (n, (v, on)) in collapsed {
         upper.set_tile(n, v, on);
     }
-    if !upper.child_mask().is_all_off() {
-        return None;
-    }
-    let state = upper.value_mask().constant_state()?;
-    let tiles =
-        || (0..UpperNode::<T, L2, L1, L0>::NUM_VALUES).map(|n| upper.tile(n).expect("no child").0);
-    if !within_tolerance(tiles(), tol) {
-        return None;
-    }
-    let mut scratch: Vec<T> = tiles().collect();
-    Some((lower_median(&mut scratch), state))
+    upper.constant_tile(tol)
 }
 
 /// Parallel [`Tree::prune`]: OpenVDB `tools::prune(tree, tol)` — every node whose

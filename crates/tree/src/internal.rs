@@ -190,6 +190,28 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         }
     }
 
+    /// OpenVDB `tools::prune`'s test of one node whose children have already been
+    /// pruned: when the node has no child, all its tiles share one active state and
+    /// `max − min <= tol`, the tile that replaces it — its lower-median value and that
+    /// state; else `None`. (Parallel pruning calls this after pruning the children.)
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 1.0, true);
+    /// n.set_tile(0, 1.5, true);
+    /// assert_eq!(n.constant_tile(0.0), None);
+    /// assert_eq!(n.constant_tile(0.5), Some((1.0, true)));
+    /// ```
+    pub fn constant_tile(&self, tol: C::Value) -> Option<(C::Value, bool)> {
+        let state = self.tiles_constant()?;
+        if !within_tolerance(self.tiles.iter().copied(), tol) {
+            return None;
+        }
+        let mut scratch = self.tiles.to_vec();
+        Some((lower_median(&mut scratch), state))
+    }
+
     fn tiles_constant(&self) -> Option<bool> {
         if self.children.len() != 0 {
             return None;
@@ -336,12 +358,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
                 }
             }
         }
-        let state = self.tiles_constant()?;
-        if !within_tolerance(self.tiles.iter().copied(), tol) {
-            return None;
-        }
-        let mut scratch = self.tiles.to_vec();
-        Some((lower_median(&mut scratch), state))
+        self.constant_tile(tol)
     }
 
     fn prune_first_value(&mut self, tol: C::Value) -> Option<(C::Value, bool)> {
