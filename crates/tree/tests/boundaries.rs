@@ -15,6 +15,13 @@
 //!   on the active set (and the difference is the set difference); `merge` activates
 //!   the union; `comp_sum` commutes.
 
+// Not under Miri: these suites' thousands of tree-wide walks (every slot of every
+// internal node) take far longer interpreted than even a long Miri run allows. Under
+// Miri the unit tests (among them those of the mutable accessor's cache, the crate's
+// only `unsafe`), `fuzz_regressions.rs` and `model_props.rs` (one short sequence per
+// property) exercise the same code.
+#![cfg(not(miri))]
+
 #[path = "support/model.rs"]
 mod model;
 

@@ -7,6 +7,13 @@
 //! Every case checks that the tree stays valid and that the borrowed `other` tree is
 //! left unchanged.
 
+// Not under Miri: these suites' thousands of tree-wide walks (every slot of every
+// internal node) take far longer interpreted than even a long Miri run allows. Under
+// Miri the unit tests (among them those of the mutable accessor's cache, the crate's
+// only `unsafe`), `fuzz_regressions.rs` and `model_props.rs` (one short sequence per
+// property) exercise the same code.
+#![cfg(not(miri))]
+
 use sparsevdb_tree::{Coord, CoordBBox, Tree, Value};
 
 fn c(x: i32, y: i32, z: i32) -> Coord {

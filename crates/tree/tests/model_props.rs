@@ -1297,7 +1297,8 @@ fn run<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
 
 // ---- runners ---------------------------------------------------------------------------
 
-const OPS: usize = 100;
+/// Operations per sequence (a few under Miri, which interprets every step).
+const OPS: usize = if cfg!(miri) { 8 } else { 100 };
 
 fn scale() -> f64 {
     std::env::var("SPARSEVDB_PROPTEST_SCALE")
@@ -1307,6 +1308,10 @@ fn scale() -> f64 {
 }
 
 fn qc(sequences: u64) -> QuickCheck {
+    // Under Miri one short sequence per property: it looks for undefined behaviour
+    // (and overflows, leaks), not for coverage, which the native run and the fuzz
+    // targets give.
+    let sequences = if cfg!(miri) { 1 } else { sequences };
     let n = ((sequences as f64 * scale()).ceil() as u64).max(1);
     let g = match std::env::var("SPARSEVDB_PROPTEST_SEED")
         .ok()
