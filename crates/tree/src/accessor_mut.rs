@@ -110,10 +110,10 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32>
             return None;
         }
         let mut leaf = self.leaf?;
-        // SAFETY: `leaf` was derived from a `&mut` borrow of a leaf of `*self.tree` by the
-        // last walk (`cache_below`), after which no other path to that leaf was used; the
-        // leaf is alive (the accessor never frees nodes and owns the tree's only borrow);
-        // the returned reference borrows `self` mutably, so it is the only one.
+        // The pointer was derived from a `&mut` to a live leaf of `*self.tree` by the last
+        // walk (`cache_leaf_of`), and no other path to that leaf has been used since.
+        // SAFETY: the leaf is alive (the accessor never frees nodes and owns the tree's
+        // only borrow); the result borrows `self` mutably, so it is the only reference.
         Some(unsafe { leaf.as_mut() })
     }
 
@@ -131,8 +131,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32>
 
     /// Caches the leaf holding `c` below `lower` (or forgets the leaf cache).
     #[inline]
-    fn cache_leaf_of(&mut self, lower: NonNull<LowerNode<T, L1, L0>>, c: Coord) {
-        let mut lower = lower;
+    fn cache_leaf_of(&mut self, mut lower: NonNull<LowerNode<T, L1, L0>>, c: Coord) {
         // SAFETY: `lower` comes from `cached_lower` or `recache` in this same call, derived
         // from the tree's unique borrow; no other reference to it is alive here.
         let lower = unsafe { lower.as_mut() };
