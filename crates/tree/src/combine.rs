@@ -13,7 +13,7 @@
 //! end of the file.
 
 use crate::internal::InternalNode;
-use crate::leaf::LeafNode;
+use crate::leaf::{LeafNode, MAX_LEAF_VALUES};
 use crate::mask::Mask;
 use crate::node::Node;
 use crate::root::{RootNode, RootSlot};
@@ -66,67 +66,77 @@ pub(crate) trait Combine: Node {
 
 // ---- leaves ------------------------------------------------------------------------
 
-impl<T: Value, const L: u32> Combine for LeafNode<T, L> {
+impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
     fn topology_copy(other: &Self, value: T) -> Self {
         let mut leaf = Self::new_filled(other.origin, value, false);
-        leaf.value_mask = other.value_mask.clone();
+        leaf.rebuild(|_, mask| *mask = other.value_mask.clone());
         leaf
     }
 
     fn set_values_on(&mut self) {
-        self.value_mask.set_all(true);
+        self.rebuild(|_, mask| mask.set_all(true));
     }
 
     fn topology_union(&mut self, other: &Self) {
-        self.value_mask.union_with(&other.value_mask);
+        self.rebuild(|_, mask| mask.union_with(&other.value_mask));
     }
 
     fn topology_intersection(&mut self, other: &Self, _background: T) {
-        self.value_mask.intersect_with(&other.value_mask);
+        self.rebuild(|_, mask| mask.intersect_with(&other.value_mask));
     }
 
     fn topology_difference(&mut self, other: &Self, _background: T) {
-        self.value_mask.subtract(&other.value_mask);
+        self.rebuild(|_, mask| mask.subtract(&other.value_mask));
     }
 
     fn combine_node<F>(&mut self, other: &Self, f: &mut F)
     where
         F: FnMut(T, bool, T, bool) -> (T, bool),
     {
-        for n in 0..Self::NUM_VALUES {
-            let (r, on) = f(
-                self.values[n],
-                self.value_mask.is_on(n),
-                other.values[n],
-                other.value_mask.is_on(n),
-            );
-            self.set_at(n, r, on);
-        }
+        let mut theirs = [T::zeroed(); MAX_LEAF_VALUES];
+        other.copy_values_to(&mut theirs);
+        let their_mask = &other.value_mask;
+        self.rebuild(|values, mask| {
+            for (n, v) in values.iter_mut().enumerate() {
+                let (r, on) = f(*v, mask.is_on(n), theirs[n], their_mask.is_on(n));
+                *v = r;
+                mask.set(n, on);
+            }
+        });
     }
 
     fn combine_tile<F>(&mut self, value: T, active: bool, f: &mut F)
     where
         F: FnMut(T, bool, T, bool) -> (T, bool),
     {
-        for n in 0..Self::NUM_VALUES {
-            let (r, on) = f(self.values[n], self.value_mask.is_on(n), value, active);
-            self.set_at(n, r, on);
-        }
+        self.rebuild(|values, mask| {
+            for (n, v) in values.iter_mut().enumerate() {
+                let (r, on) = f(*v, mask.is_on(n), value, active);
+                *v = r;
+                mask.set(n, on);
+            }
+        });
     }
 
     fn merge_active_states(&mut self, other: Self, _reset_old: T, _reset_new: T) {
         // Every active voxel of `other` that is inactive here is copied, value and state.
-        for n in other.value_mask.iter_on() {
-            if self.value_mask.is_off(n) {
-                self.set_at(n, other.values[n], true);
+        self.rebuild(|values, mask| {
+            for (n, v) in other.iter_on() {
+                if mask.is_off(n) {
+                    values[n] = v;
+                    mask.set_on(n);
+                }
             }
-        }
+        });
     }
 
     fn replace_active(&mut self, other: &Self) {
-        for (n, v) in other.iter_on() {
-            self.set_at(n, v, true);
-        }
+        self.rebuild(|values, mask| {
+            for (n, v) in other.iter_on() {
+                values[n] = v;
+                mask.set_on(n);
+            }
+        });
     }
 }
 
@@ -915,7 +925,7 @@ mod tests {
         let mut u = a.clone();
         u.topology_union(&b);
         assert_eq!(u.value_mask.iter_on().collect::<Vec<_>>(), [1, 2, 3]);
-        assert!(u.values.iter().all(|&v| v == 1.0), "values are never taken");
+        assert!((0..512).all(|n| u.value_at(n) == 1.0), "values are never taken");
         let mut i = a.clone();
         i.topology_intersection(&b, 0.0);
         assert_eq!(i.value_mask.iter_on().collect::<Vec<_>>(), [2]);

@@ -271,7 +271,7 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Iterator
                         coord: leaf.offset_to_global(n),
                         level: 0,
                         log2_side: 0,
-                        value: leaf.values[n],
+                        value: leaf.value_at(n),
                         active: leaf.value_mask.is_on(n),
                     });
                 }
@@ -351,7 +351,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueIter<'a, T,
                     coord: leaf.offset_to_global(n),
                     level: 0,
                     log2_side: 0,
-                    value: leaf.values[n],
+                    value: leaf.value_at(n),
                     active: leaf.value_mask.is_on(n),
                 },
             );
@@ -495,7 +495,11 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> 
     /// let mut t: Tree<f32> = Tree::new(0.0);
     /// t.set_value(Coord::new(1, 1, 1), 1.0);
     /// for leaf in t.leaves_mut() {
-    ///     leaf.values_mut().iter_mut().for_each(|v| *v *= 2.0);
+    ///     let active: Vec<usize> = leaf.value_mask().iter_on().collect();
+    ///     for n in active {
+    ///         let v = leaf.value_at(n);
+    ///         leaf.set_at(n, v * 2.0, true);
+    ///     }
     /// }
     /// assert_eq!(t.get_value(Coord::new(1, 1, 1)), 2.0);
     /// ```

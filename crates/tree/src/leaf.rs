@@ -1,13 +1,113 @@
-//! [`LeafNode`]: the bottom level, a dense block of `2^(3·LOG2)` voxels (8³ = 512 by
-//! default) with one value and one active bit per voxel (OpenVDB `tree/LeafNode.h`).
+//! [`LeafNode`]: the bottom level, a block of `2^(3·LOG2)` voxels (8³ = 512 by
+//! default) with one value and one active bit per voxel (OpenVDB `tree/LeafNode.h`),
+//! stored in one of two forms chosen automatically (decision 0009):
+//!
+//! - **dense**: every voxel's value in one buffer, OpenVDB's layout;
+//! - **packed**: only the active values, in offset order, found through the active
+//!   mask with a per-word rank index; every inactive voxel holds one shared value.
+//!
+//! A leaf starts packed (when created inactive), turns dense when more than
+//! [`PACKED_MAX`](LeafNode::PACKED_MAX) voxels are active or when an inactive voxel
+//! would need a value other than the shared one, and packs again when a write drops
+//! it to [`REPACK_AT`](LeafNode::REPACK_AT) active voxels or fewer with uniform
+//! inactive values (the gap between the two thresholds is the hysteresis), or when
+//! [`compact`](LeafNode::compact) is called. `DENSE_ONLY = true` pins every leaf dense
+//! (the plain OpenVDB layout, for comparison).
 
 use crate::mask::Mask;
 use crate::node::{approx_equal_tol, lower_median, within_tolerance, Node, ValidationError};
 use crate::{Coord, CoordBBox, Value};
 
+/// Capacity of a dense leaf's value buffer: the voxel count of an 8³ leaf.
+pub(crate) const MAX_LEAF_VALUES: usize = 512;
+
+/// How a leaf holds its values (see the module documentation).
+#[derive(Clone, Debug)]
+pub(crate) enum LeafData<T> {
+    /// Every voxel's value, in offset order (only the first `NUM_VALUES` are used).
+    Dense(Box<[T; MAX_LEAF_VALUES]>),
+    /// Only the active values.
+    Packed(Packed<T>),
+}
+
+/// The packed form: active values in offset order plus the value of every inactive
+/// voxel.
+#[derive(Clone, Debug)]
+pub(crate) struct Packed<T> {
+    /// The value every inactive voxel holds.
+    pub(crate) inactive: T,
+    /// `ranks[w]`: number of active voxels in mask words `0..w`.
+    pub(crate) ranks: [u16; 8],
+    /// The active values, one per on bit of the mask, in offset order.
+    pub(crate) values: Vec<T>,
+}
+
+/// A read-only view of a leaf's values, as [`LeafNode::storage`] returns it.
+///
+/// ```
+/// use sparsevdb_tree::{Coord, LeafNode, LeafStorage, Node};
+/// let mut leaf = LeafNode::<f32>::new_filled(Coord::new(0, 0, 0), 0.0, false);
+/// leaf.set_value_on(Coord::new(0, 0, 5), 2.0);
+/// match leaf.storage() {
+///     LeafStorage::Packed { active, inactive } => {
+///         assert_eq!(active, &[2.0]);
+///         assert_eq!(inactive, 0.0);
+///     }
+///     LeafStorage::Dense(all) => unreachable!("{} values", all.len()),
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LeafStorage<'a, T> {
+    /// Every voxel's value in offset order (`NUM_VALUES` of them), active or not.
+    Dense(&'a [T]),
+    /// The active values in offset order (one per on bit of the mask); every inactive
+    /// voxel has the value `inactive`.
+    Packed {
+        /// The active values.
+        active: &'a [T],
+        /// The value of every inactive voxel.
+        inactive: T,
+    },
+}
+
+/// A mutable view of a leaf's values, as [`LeafNode::storage_mut`] returns it. Values
+/// can change; active states cannot (the mask is lent read-only).
+///
+/// ```
+/// use sparsevdb_tree::{Coord, LeafNode, LeafStorageMut, Node};
+/// let mut leaf = LeafNode::<f32>::new_filled(Coord::new(0, 0, 0), 0.0, false);
+/// leaf.set_value_on(Coord::new(0, 0, 5), 2.0);
+/// match leaf.storage_mut() {
+///     LeafStorageMut::Packed { active, .. } => active.iter_mut().for_each(|v| *v *= 3.0),
+///     LeafStorageMut::Dense { values, mask } => {
+///         mask.iter_on().for_each(|n| values[n] *= 3.0)
+///     }
+/// }
+/// assert_eq!(leaf.get_value(Coord::new(0, 0, 5)), 6.0);
+/// ```
+#[derive(Debug)]
+pub enum LeafStorageMut<'a, T, const LOG2: u32> {
+    /// Every voxel's value in offset order, active or not.
+    Dense {
+        /// All `NUM_VALUES` values.
+        values: &'a mut [T],
+        /// The active mask.
+        mask: &'a Mask<LOG2>,
+    },
+    /// The active values in offset order (inactive voxels share one value, which
+    /// cannot be changed through this view).
+    Packed {
+        /// The active values, one per on bit of `mask`.
+        active: &'a mut [T],
+        /// The active mask.
+        mask: &'a Mask<LOG2>,
+    },
+}
+
 /// A leaf node: `2^LOG2` voxels along each axis, each with a value and an active bit.
 ///
-/// `LOG2` is 1, 2 or 3 (up to 512 voxels, whose mask is stored inline).
+/// `LOG2` is 1, 2 or 3 (up to 512 voxels, whose mask is stored inline). With
+/// `DENSE_ONLY = true` the leaf always keeps the dense form.
 ///
 /// ```
 /// use sparsevdb_tree::{Coord, LeafNode, Node};
@@ -16,26 +116,96 @@ use crate::{Coord, CoordBBox, Value};
 /// leaf.set_value_on(Coord::new(9, 10, 11), 2.5);
 /// assert_eq!(leaf.probe_value(Coord::new(9, 10, 11)), (2.5, true));
 /// assert_eq!(leaf.on_voxel_count(), 1);
+/// assert!(!leaf.is_dense(), "one active value: packed");
 /// ```
-#[derive(Clone, Debug, PartialEq)]
-pub struct LeafNode<T, const LOG2: u32 = 3> {
+#[derive(Clone, Debug)]
+pub struct LeafNode<T, const LOG2: u32 = 3, const DENSE_ONLY: bool = false> {
     pub(crate) origin: Coord,
     pub(crate) value_mask: Mask<LOG2>,
-    /// The voxel values, inline so that a leaf is one allocation (mask and value of a
-    /// voxel are fetched in parallel). Only the first `NUM_VALUES` are used; that is
-    /// all of them for the standard `LOG2 = 3`.
-    pub(crate) values: [T; MAX_LEAF_VALUES],
+    pub(crate) data: LeafData<T>,
 }
 
-/// Capacity of a leaf's inline value array: the voxel count of an 8³ leaf.
-pub(crate) const MAX_LEAF_VALUES: usize = 512;
+/// Bitwise equality (so that `-0.0` and NaN payloads are never merged into a shared
+/// inactive value).
+#[inline]
+fn same_bits<T: Value>(a: T, b: T) -> bool {
+    bytemuck::bytes_of(&a) == bytemuck::bytes_of(&b)
+}
 
-impl<T: Value, const LOG2: u32> LeafNode<T, LOG2> {
+fn dense_buffer<T: Value>(v: T) -> Box<[T; MAX_LEAF_VALUES]> {
+    match vec![v; MAX_LEAF_VALUES].into_boxed_slice().try_into() {
+        Ok(b) => b,
+        Err(_) => unreachable!("the vector has exactly MAX_LEAF_VALUES elements"),
+    }
+}
+
+impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> PartialEq for LeafNode<T, LOG2, DENSE_ONLY> {
+    /// Equal origin, masks and voxel values (`T::eq`), whatever the storage form.
+    fn eq(&self, other: &Self) -> bool {
+        self.origin == other.origin
+            && self.value_mask == other.value_mask
+            && (0..Self::NUM_VALUES).all(|n| self.value_at(n) == other.value_at(n))
+    }
+}
+
+/// Number of active voxels in each mask word before word `w` (`ranks[w]`).
+fn compute_ranks(words: &[u64]) -> [u16; 8] {
+    let mut ranks = [0u16; 8];
+    let mut acc = 0u16;
+    for (w, r) in ranks.iter_mut().enumerate() {
+        *r = acc;
+        if let Some(word) = words.get(w) {
+            acc += word.count_ones() as u16;
+        }
+    }
+    ranks
+}
+
+impl<T: Value> Packed<T> {
+    /// Index in `values` of the active voxel at offset `n` (or where it would go).
+    #[inline(always)]
+    fn rank(&self, words: &[u64], n: usize) -> usize {
+        let w = n >> 6;
+        let below = words[w] & ((1u64 << (n & 63)) - 1);
+        self.ranks[w] as usize + below.count_ones() as usize
+    }
+
+    fn bump_ranks(&mut self, n: usize, up: bool) {
+        for r in &mut self.ranks[(n >> 6) + 1..] {
+            if up {
+                *r += 1;
+            } else {
+                *r -= 1;
+            }
+        }
+    }
+
+    /// Inserts `v` at `pos`, growing by half (at least 4) when full: at most 50 %
+    /// spare capacity, about 9 reallocations for 170 values.
+    fn insert(&mut self, pos: usize, v: T, limit: usize) {
+        let len = self.values.len();
+        if len == self.values.capacity() {
+            let grow = (len / 2).max(4).min(limit.saturating_sub(len).max(1));
+            self.values.reserve_exact(grow);
+        }
+        self.values.insert(pos, v);
+    }
+}
+
+impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_ONLY> {
     const CHECK_LOG2: () = assert!(
         LOG2 >= 1 && (1usize << (3 * LOG2)) <= MAX_LEAF_VALUES,
         "leaf LOG2 must be 1, 2 or 3"
     );
     const DIM_MASK: i32 = (1 << LOG2) - 1;
+    const VOXELS: usize = 1 << (3 * LOG2);
+
+    /// A packed leaf turns dense when a write makes more than this many voxels
+    /// active (three quarters of the voxels: 384 of 512). Decision 0009.
+    pub const PACKED_MAX: usize = Self::VOXELS * 3 / 4;
+    /// A dense leaf packs again when a write leaves this many active voxels or fewer
+    /// (half of the voxels: 256 of 512) and every inactive voxel has the same value.
+    pub const REPACK_AT: usize = Self::VOXELS / 2;
 
     /// The leaf's origin (its minimum corner).
     #[inline]
@@ -79,22 +249,233 @@ impl<T: Value, const LOG2: u32> LeafNode<T, LOG2> {
         &self.value_mask
     }
 
-    /// All voxel values in offset order.
+    /// True when the leaf holds every voxel's value (the dense form).
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, LeafNode, Node};
+    /// let mut leaf = LeafNode::<f32>::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// assert!(!leaf.is_dense());
+    /// leaf.set_value_off(Coord::new(0, 0, 1), 5.0); // a second inactive value
+    /// assert!(leaf.is_dense());
+    /// let pinned = LeafNode::<f32, 3, true>::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// assert!(pinned.is_dense());
+    /// ```
     #[inline]
-    pub fn values(&self) -> &[T] {
-        &self.values[..Self::NUM_VALUES]
+    pub fn is_dense(&self) -> bool {
+        matches!(self.data, LeafData::Dense(_))
     }
 
-    /// All voxel values in offset order, mutably (states are not changed).
+    /// The values as they are stored: all of them (dense) or the active ones and the
+    /// shared inactive value (packed). See [`LeafStorage`].
     #[inline]
-    pub fn values_mut(&mut self) -> &mut [T] {
-        &mut self.values[..Self::NUM_VALUES]
+    pub fn storage(&self) -> LeafStorage<'_, T> {
+        match &self.data {
+            LeafData::Dense(d) => LeafStorage::Dense(&d[..Self::VOXELS]),
+            LeafData::Packed(p) => LeafStorage::Packed {
+                active: &p.values,
+                inactive: p.inactive,
+            },
+        }
+    }
+
+    /// The stored values, mutably, with the mask read-only. See [`LeafStorageMut`].
+    #[inline]
+    pub fn storage_mut(&mut self) -> LeafStorageMut<'_, T, LOG2> {
+        match &mut self.data {
+            LeafData::Dense(d) => LeafStorageMut::Dense {
+                values: &mut d[..Self::VOXELS],
+                mask: &self.value_mask,
+            },
+            LeafData::Packed(p) => LeafStorageMut::Packed {
+                active: &mut p.values,
+                mask: &self.value_mask,
+            },
+        }
+    }
+
+    /// Converts to the dense form (if needed) and returns every voxel's value,
+    /// mutably. The leaf stays dense until [`compact`](Self::compact) or a write that
+    /// drops it to [`REPACK_AT`](Self::REPACK_AT) active voxels.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, LeafNode, Node};
+    /// let mut leaf = LeafNode::<f32>::new_filled(Coord::new(0, 0, 0), 1.0, false);
+    /// leaf.make_dense()[7] = 3.0;
+    /// assert_eq!(leaf.value_at(7), 3.0);
+    /// assert_eq!(leaf.value_at(8), 1.0);
+    /// ```
+    pub fn make_dense(&mut self) -> &mut [T] {
+        if let LeafData::Packed(p) = &self.data {
+            let mut d = dense_buffer(p.inactive);
+            for (n, &v) in self.value_mask.iter_on().zip(&p.values) {
+                d[n] = v;
+            }
+            self.data = LeafData::Dense(d);
+        }
+        match &mut self.data {
+            LeafData::Dense(d) => &mut d[..Self::VOXELS],
+            LeafData::Packed(_) => unreachable!("converted above"),
+        }
+    }
+
+    /// Packs the leaf when it can be (at most [`PACKED_MAX`](Self::PACKED_MAX) active
+    /// voxels, every inactive voxel with the same bits) and trims spare capacity.
+    /// Values and states are unchanged. (A no-op with `DENSE_ONLY`.)
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, LeafNode, Node};
+    /// let mut leaf = LeafNode::<f32>::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// leaf.make_dense();
+    /// leaf.set_value_on(Coord::new(1, 1, 1), 4.0);
+    /// leaf.compact();
+    /// assert!(!leaf.is_dense());
+    /// assert_eq!(leaf.get_value(Coord::new(1, 1, 1)), 4.0);
+    /// ```
+    pub fn compact(&mut self) {
+        match &mut self.data {
+            LeafData::Dense(_) => {
+                self.try_pack(Self::PACKED_MAX);
+            }
+            LeafData::Packed(p) => p.values.shrink_to_fit(),
+        }
+    }
+
+    /// The packed form of `values` (every voxel's value) under `mask`, when at most
+    /// `limit` voxels are active, at least one is inactive and every inactive voxel
+    /// has the same bits.
+    fn pack_from(values: &[T], mask: &Mask<LOG2>, limit: usize) -> Option<Packed<T>> {
+        if DENSE_ONLY {
+            return None;
+        }
+        let count = mask.count_on();
+        if count > limit {
+            return None;
+        }
+        let mut off = mask.iter_off();
+        let inactive = values[off.next()?];
+        if !off.all(|n| same_bits(values[n], inactive)) {
+            return None;
+        }
+        Some(Packed {
+            inactive,
+            ranks: compute_ranks(mask.words()),
+            values: mask.iter_on().map(|n| values[n]).collect(),
+        })
+    }
+
+    /// Packs a dense leaf with at most `limit` active voxels and uniform inactive
+    /// values; returns whether the leaf is packed afterwards.
+    fn try_pack(&mut self, limit: usize) -> bool {
+        let LeafData::Dense(d) = &self.data else {
+            return true;
+        };
+        match Self::pack_from(&d[..Self::VOXELS], &self.value_mask, limit) {
+            Some(p) => {
+                self.data = LeafData::Packed(p);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A leaf from its stored form (see [`storage`](Self::storage)): `inactive =
+    /// Some(v)` means packed (`values` are the active ones), `None` dense (`values`
+    /// are all `NUM_VALUES`). The form is kept as given (a dense-only leaf unpacks),
+    /// so that a decoded tree re-encodes to the same bytes.
+    pub(crate) fn from_stored(
+        origin: Coord,
+        mask: Mask<LOG2>,
+        inactive: Option<T>,
+        values: &[T],
+    ) -> Result<Self, String> {
+        let count = mask.count_on();
+        let data = match inactive {
+            None if values.len() == Self::VOXELS => {
+                let mut d = dense_buffer(T::zeroed());
+                d[..Self::VOXELS].copy_from_slice(values);
+                LeafData::Dense(d)
+            }
+            None => {
+                return Err(format!(
+                    "dense leaf with {} values, expected {}",
+                    values.len(),
+                    Self::VOXELS
+                ))
+            }
+            Some(_) if values.len() != count => {
+                return Err(format!(
+                    "packed leaf with {} values for {count} active voxels",
+                    values.len()
+                ))
+            }
+            Some(_) if count > Self::PACKED_MAX => {
+                return Err(format!(
+                    "packed leaf with {count} active voxels (at most {})",
+                    Self::PACKED_MAX
+                ))
+            }
+            Some(v) => LeafData::Packed(Packed {
+                inactive: v,
+                ranks: compute_ranks(mask.words()),
+                values: values.to_vec(),
+            }),
+        };
+        let mut leaf = LeafNode {
+            origin,
+            value_mask: mask,
+            data,
+        };
+        if DENSE_ONLY {
+            leaf.densify();
+        }
+        Ok(leaf)
+    }
+
+    /// Converts to the dense form without returning the buffer.
+    #[inline]
+    fn densify(&mut self) {
+        let _ = self.make_dense();
+    }
+
+    /// Every voxel's value in offset order, written to `out[..NUM_VALUES]`.
+    ///
+    /// # Panics
+    /// If `out` is shorter than `NUM_VALUES`.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, LeafNode, Node};
+    /// let mut leaf = LeafNode::<i32, 1>::new_filled(Coord::new(0, 0, 0), 5, false);
+    /// leaf.set_at(3, 9, true);
+    /// let mut out = [0; 8];
+    /// leaf.copy_values_to(&mut out);
+    /// assert_eq!(out, [5, 5, 5, 9, 5, 5, 5, 5]);
+    /// ```
+    pub fn copy_values_to(&self, out: &mut [T]) {
+        let out = &mut out[..Self::VOXELS];
+        match &self.data {
+            LeafData::Dense(d) => out.copy_from_slice(&d[..Self::VOXELS]),
+            LeafData::Packed(p) => {
+                out.fill(p.inactive);
+                for (n, &v) in self.value_mask.iter_on().zip(&p.values) {
+                    out[n] = v;
+                }
+            }
+        }
     }
 
     /// Value at offset `n`.
     #[inline]
     pub fn value_at(&self, n: usize) -> T {
-        self.values[n]
+        match &self.data {
+            LeafData::Dense(d) => d[n],
+            LeafData::Packed(p) => {
+                if self.value_mask.is_on(n) {
+                    p.values[p.rank(self.value_mask.words(), n)]
+                } else {
+                    p.inactive
+                }
+            }
+        }
     }
 
     /// Active state at offset `n`.
@@ -103,17 +484,115 @@ impl<T: Value, const LOG2: u32> LeafNode<T, LOG2> {
         self.value_mask.is_on(n)
     }
 
+    /// Value and active state at offset `n`.
+    #[inline]
+    pub fn probe_at(&self, n: usize) -> (T, bool) {
+        (self.value_at(n), self.value_mask.is_on(n))
+    }
+
+    /// After a voxel of a dense leaf turned off: pack again at the lower threshold.
+    #[inline]
+    fn after_turn_off(&mut self) {
+        if !DENSE_ONLY && self.value_mask.count_on() == Self::REPACK_AT {
+            self.try_pack(Self::REPACK_AT);
+        }
+    }
+
+    /// After a packed leaf gained an active voxel: turn dense past the upper threshold.
+    #[inline]
+    fn after_turn_on(&mut self, len: usize) {
+        if len > Self::PACKED_MAX {
+            self.densify();
+        }
+    }
+
     /// Sets value and state at offset `n`.
     #[inline]
     pub fn set_at(&mut self, n: usize, v: T, on: bool) {
-        self.values[n] = v;
-        self.value_mask.set(n, on);
+        match &mut self.data {
+            LeafData::Dense(d) => {
+                d[n] = v;
+                let was_on = self.value_mask.is_on(n);
+                self.value_mask.set(n, on);
+                if was_on && !on {
+                    self.after_turn_off();
+                }
+            }
+            LeafData::Packed(p) => {
+                let was_on = self.value_mask.is_on(n);
+                if on {
+                    let r = p.rank(self.value_mask.words(), n);
+                    if was_on {
+                        p.values[r] = v;
+                    } else {
+                        p.insert(r, v, Self::PACKED_MAX + 1);
+                        self.value_mask.set_on(n);
+                        p.bump_ranks(n, true);
+                        let len = p.values.len();
+                        self.after_turn_on(len);
+                    }
+                } else if !same_bits(v, p.inactive) {
+                    self.densify();
+                    self.set_at(n, v, on);
+                } else if was_on {
+                    let r = p.rank(self.value_mask.words(), n);
+                    p.values.remove(r);
+                    self.value_mask.set_off(n);
+                    p.bump_ranks(n, false);
+                }
+            }
+        }
     }
 
-    /// Sets the active state at offset `n`.
+    /// Sets the value at offset `n`, leaving its state.
+    #[inline]
+    pub fn set_value_only_at(&mut self, n: usize, v: T) {
+        match &mut self.data {
+            LeafData::Dense(d) => d[n] = v,
+            LeafData::Packed(p) => {
+                if self.value_mask.is_on(n) {
+                    let r = p.rank(self.value_mask.words(), n);
+                    p.values[r] = v;
+                } else if !same_bits(v, p.inactive) {
+                    self.make_dense()[n] = v;
+                }
+            }
+        }
+    }
+
+    /// Sets the active state at offset `n`, leaving its value.
     #[inline]
     pub fn set_active_at(&mut self, n: usize, on: bool) {
-        self.value_mask.set(n, on);
+        let was_on = self.value_mask.is_on(n);
+        if was_on == on {
+            return;
+        }
+        match &mut self.data {
+            LeafData::Dense(_) => {
+                self.value_mask.set(n, on);
+                if !on {
+                    self.after_turn_off();
+                }
+            }
+            LeafData::Packed(p) => {
+                let r = p.rank(self.value_mask.words(), n);
+                if on {
+                    let v = p.inactive;
+                    p.insert(r, v, Self::PACKED_MAX + 1);
+                    self.value_mask.set_on(n);
+                    p.bump_ranks(n, true);
+                    let len = p.values.len();
+                    self.after_turn_on(len);
+                } else if same_bits(p.values[r], p.inactive) {
+                    p.values.remove(r);
+                    self.value_mask.set_off(n);
+                    p.bump_ranks(n, false);
+                } else {
+                    self.densify();
+                    self.value_mask.set_off(n);
+                }
+            }
+        }
     }
 
     /// Number of active voxels.
@@ -124,13 +603,36 @@ impl<T: Value, const LOG2: u32> LeafNode<T, LOG2> {
 
     /// Sets every voxel to `v` with state `active` (OpenVDB `LeafNode::fill(v, active)`).
     pub fn fill_all(&mut self, v: T, active: bool) {
-        self.values.fill(v);
         self.value_mask.set_all(active);
+        if active || DENSE_ONLY {
+            match &mut self.data {
+                LeafData::Dense(d) => d.fill(v),
+                LeafData::Packed(_) => self.data = LeafData::Dense(dense_buffer(v)),
+            }
+        } else {
+            self.data = LeafData::Packed(Packed {
+                inactive: v,
+                ranks: [0; 8],
+                values: Vec::new(),
+            });
+        }
     }
 
     /// Iterates over `(offset, value)` of the active voxels.
     pub fn iter_on(&self) -> impl Iterator<Item = (usize, T)> + '_ {
-        self.value_mask.iter_on().map(move |n| (n, self.values[n]))
+        let (dense, packed): (&[T], &[T]) = match &self.data {
+            LeafData::Dense(d) => (&d[..], &[]),
+            LeafData::Packed(p) => (&[], &p.values),
+        };
+        let mut k = 0;
+        self.value_mask.iter_on().map(move |n| {
+            if dense.is_empty() {
+                k += 1;
+                (n, packed[k - 1])
+            } else {
+                (n, dense[n])
+            }
+        })
     }
 
     /// True when no voxel is active (OpenVDB `isInactive`).
@@ -138,26 +640,49 @@ impl<T: Value, const LOG2: u32> LeafNode<T, LOG2> {
         self.value_mask.is_all_off()
     }
 
+    /// Runs `f` over every voxel's value and the mask as if the leaf were dense, then
+    /// keeps or chooses the storage form: a dense leaf packs only at
+    /// [`REPACK_AT`](Self::REPACK_AT), a packed one stays packed up to
+    /// [`PACKED_MAX`](Self::PACKED_MAX). Used by the bulk operations (fill of a
+    /// sub-box, clip, combination).
+    pub(crate) fn rebuild(&mut self, f: impl FnOnce(&mut [T], &mut Mask<LOG2>)) {
+        if let LeafData::Dense(d) = &mut self.data {
+            f(&mut d[..Self::VOXELS], &mut self.value_mask);
+            self.try_pack(Self::REPACK_AT);
+            return;
+        }
+        let mut buf = [T::zeroed(); MAX_LEAF_VALUES];
+        self.copy_values_to(&mut buf);
+        f(&mut buf[..Self::VOXELS], &mut self.value_mask);
+        self.data = match Self::pack_from(&buf[..Self::VOXELS], &self.value_mask, Self::PACKED_MAX) {
+            Some(p) => LeafData::Packed(p),
+            None => {
+                let mut d = dense_buffer(T::zeroed());
+                d.copy_from_slice(&buf);
+                LeafData::Dense(d)
+            }
+        };
+    }
+
     fn clipped(&self, bbox: &CoordBBox) -> CoordBBox {
         self.node_bbox().intersection(bbox)
     }
 
-    fn for_each_in(&mut self, b: &CoordBBox, mut f: impl FnMut(&mut Self, usize)) {
+    fn offsets_in(b: &CoordBBox, mut f: impl FnMut(usize)) {
         if b.is_empty() {
             return;
         }
         for x in b.min().x as i64..=b.max().x as i64 {
             for y in b.min().y as i64..=b.max().y as i64 {
                 for z in b.min().z as i64..=b.max().z as i64 {
-                    let n = Self::coord_to_offset(Coord::new(x as i32, y as i32, z as i32));
-                    f(self, n);
+                    f(Self::coord_to_offset(Coord::new(x as i32, y as i32, z as i32)));
                 }
             }
         }
     }
 }
 
-impl<T: Value, const LOG2: u32> Node for LeafNode<T, LOG2> {
+impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> Node for LeafNode<T, LOG2, DENSE_ONLY> {
     type Value = T;
     const LOG2DIM: u32 = LOG2;
     const TOTAL: u32 = LOG2;
@@ -166,10 +691,19 @@ impl<T: Value, const LOG2: u32> Node for LeafNode<T, LOG2> {
     fn new_filled(origin: Coord, value: T, active: bool) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::CHECK_LOG2;
+        let data = if active || DENSE_ONLY {
+            LeafData::Dense(dense_buffer(value))
+        } else {
+            LeafData::Packed(Packed {
+                inactive: value,
+                ranks: [0; 8],
+                values: Vec::new(),
+            })
+        };
         LeafNode {
             origin: origin.mask(!Self::DIM_MASK),
             value_mask: Mask::new(active),
-            values: [value; MAX_LEAF_VALUES],
+            data,
         }
     }
 
@@ -180,7 +714,7 @@ impl<T: Value, const LOG2: u32> Node for LeafNode<T, LOG2> {
 
     #[inline]
     fn get_value(&self, c: Coord) -> T {
-        self.values[Self::coord_to_offset(c)]
+        self.value_at(Self::coord_to_offset(c))
     }
 
     #[inline]
@@ -190,8 +724,7 @@ impl<T: Value, const LOG2: u32> Node for LeafNode<T, LOG2> {
 
     #[inline]
     fn probe_value(&self, c: Coord) -> (T, bool) {
-        let n = Self::coord_to_offset(c);
-        (self.values[n], self.value_mask.is_on(n))
+        self.probe_at(Self::coord_to_offset(c))
     }
 
     #[inline]
@@ -211,24 +744,54 @@ impl<T: Value, const LOG2: u32> Node for LeafNode<T, LOG2> {
 
     #[inline]
     fn set_value_only(&mut self, c: Coord, v: T) {
-        self.values[Self::coord_to_offset(c)] = v;
+        self.set_value_only_at(Self::coord_to_offset(c), v);
     }
 
     #[inline]
     fn set_active(&mut self, c: Coord, on: bool) {
-        self.value_mask.set(Self::coord_to_offset(c), on);
+        self.set_active_at(Self::coord_to_offset(c), on);
     }
 
     #[inline]
     fn modify_value<F: FnOnce(&mut T)>(&mut self, c: Coord, f: F) {
         let n = Self::coord_to_offset(c);
-        f(&mut self.values[n]);
-        self.value_mask.set_on(n);
+        match &mut self.data {
+            LeafData::Dense(d) => {
+                f(&mut d[n]);
+                self.value_mask.set_on(n);
+            }
+            LeafData::Packed(p) => {
+                let r = p.rank(self.value_mask.words(), n);
+                if self.value_mask.is_on(n) {
+                    f(&mut p.values[r]);
+                } else {
+                    let mut v = p.inactive;
+                    f(&mut v);
+                    p.insert(r, v, Self::PACKED_MAX + 1);
+                    self.value_mask.set_on(n);
+                    p.bump_ranks(n, true);
+                    let len = p.values.len();
+                    self.after_turn_on(len);
+                }
+            }
+        }
     }
 
     fn fill(&mut self, bbox: &CoordBBox, v: T, active: bool) {
         let b = self.clipped(bbox);
-        self.for_each_in(&b, |leaf, n| leaf.set_at(n, v, active));
+        if b == self.node_bbox() {
+            self.fill_all(v, active);
+            return;
+        }
+        if b.is_empty() {
+            return;
+        }
+        self.rebuild(|values, mask| {
+            Self::offsets_in(&b, |n| {
+                values[n] = v;
+                mask.set(n, active);
+            })
+        });
     }
 
     fn dense_fill(&mut self, bbox: &CoordBBox, v: T, active: bool) {
@@ -237,20 +800,33 @@ impl<T: Value, const LOG2: u32> Node for LeafNode<T, LOG2> {
 
     fn prune_tolerance(&mut self, tol: T) -> Option<(T, bool)> {
         let state = self.value_mask.constant_state()?;
-        if !within_tolerance(self.values().iter().copied(), tol) {
+        if let LeafData::Packed(p) = &self.data {
+            if !state {
+                return Some((p.inactive, false));
+            }
+        }
+        let mut scratch = [T::zeroed(); MAX_LEAF_VALUES];
+        self.copy_values_to(&mut scratch);
+        let all = &mut scratch[..Self::VOXELS];
+        if !within_tolerance(all.iter().copied(), tol) {
             return None;
         }
-        let mut scratch = self.values().to_vec();
-        Some((lower_median(&mut scratch), state))
+        Some((lower_median(all), state))
     }
 
     fn prune_first_value(&mut self, tol: T) -> Option<(T, bool)> {
         let state = self.value_mask.constant_state()?;
-        let first = self.values[0];
-        self.values()
-            .iter()
-            .all(|&v| approx_equal_tol(v, first, tol))
-            .then_some((first, state))
+        let first = self.value_at(0);
+        match &self.data {
+            LeafData::Dense(d) => d[..Self::VOXELS]
+                .iter()
+                .all(|&v| approx_equal_tol(v, first, tol)),
+            LeafData::Packed(p) => {
+                p.values.iter().all(|&v| approx_equal_tol(v, first, tol))
+                    && (self.value_mask.is_all_on() || approx_equal_tol(p.inactive, first, tol))
+            }
+        }
+        .then_some((first, state))
     }
 
     fn prune_inactive(&mut self, _value: T) -> bool {
@@ -265,27 +841,36 @@ impl<T: Value, const LOG2: u32> Node for LeafNode<T, LOG2> {
             return;
         }
         let inside = node.intersection(clip);
-        for n in 0..Self::NUM_VALUES {
-            let g = self.offset_to_global(n);
-            if !inside.contains(g) {
-                self.set_at(n, background, false);
+        let origin = self.origin;
+        self.rebuild(|values, mask| {
+            for (n, v) in values.iter_mut().enumerate() {
+                let l = Self::offset_to_local(n);
+                let g = Coord::new(origin.x + l.x, origin.y + l.y, origin.z + l.z);
+                if !inside.contains(g) {
+                    *v = background;
+                    mask.set_off(n);
+                }
             }
-        }
+        });
     }
 
     fn reset_background(&mut self, old: T, new: T) {
         let neg_old = T::negative(old);
         let neg_new = T::negative(new);
-        let LeafNode {
-            value_mask, values, ..
-        } = self;
-        for n in value_mask.iter_off() {
-            let v = &mut values[n];
+        let remap = |v: &mut T| {
             if T::is_approx_equal(*v, old) {
                 *v = new;
             } else if T::is_approx_equal(*v, neg_old) {
                 *v = neg_new;
             }
+        };
+        match &mut self.data {
+            LeafData::Dense(d) => {
+                for n in self.value_mask.iter_off() {
+                    remap(&mut d[n]);
+                }
+            }
+            LeafData::Packed(p) => remap(&mut p.inactive),
         }
     }
 
@@ -337,7 +922,13 @@ impl<T: Value, const LOG2: u32> Node for LeafNode<T, LOG2> {
     }
 
     fn mem_usage(&self) -> usize {
-        core::mem::size_of::<Self>() + self.value_mask.heap_bytes()
+        let values = match &self.data {
+            LeafData::Dense(_) => MAX_LEAF_VALUES,
+            LeafData::Packed(p) => p.values.capacity(),
+        };
+        core::mem::size_of::<Self>()
+            + self.value_mask.heap_bytes()
+            + values * core::mem::size_of::<T>()
     }
 
     fn validate(&self) -> Result<(), ValidationError> {
@@ -349,10 +940,24 @@ impl<T: Value, const LOG2: u32> Node for LeafNode<T, LOG2> {
         if self.origin.mask(!Self::DIM_MASK) != self.origin {
             return Err(err("origin not aligned to the leaf grid"));
         }
-        Ok(())
+        match &self.data {
+            LeafData::Dense(_) => Ok(()),
+            LeafData::Packed(_) if DENSE_ONLY => Err(err("packed leaf in a dense-only tree")),
+            LeafData::Packed(p) => {
+                if p.values.len() != self.value_mask.count_on() {
+                    return Err(err("packed leaf: value count differs from the active count"));
+                }
+                if p.ranks != compute_ranks(self.value_mask.words()) {
+                    return Err(err("packed leaf: stale rank index"));
+                }
+                if p.values.len() > Self::PACKED_MAX {
+                    return Err(err("packed leaf above its threshold"));
+                }
+                Ok(())
+            }
+        }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,5 +1022,138 @@ mod tests {
             2.0,
             "active values stay"
         );
+    }
+
+    fn check(leaf: &L) {
+        leaf.validate().expect("valid leaf");
+    }
+
+    #[test]
+    fn packed_until_the_upper_threshold_then_dense() {
+        let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.0, false);
+        assert!(!leaf.is_dense());
+        for n in 0..L::PACKED_MAX {
+            leaf.set_at(n * 512 / L::PACKED_MAX, n as f32, true);
+            check(&leaf);
+        }
+        assert!(!leaf.is_dense(), "exactly PACKED_MAX active stays packed");
+        leaf.set_at(511, -1.0, true);
+        assert!(leaf.is_dense());
+        assert_eq!(leaf.active_count(), L::PACKED_MAX + 1);
+        for n in 0..L::PACKED_MAX {
+            assert_eq!(leaf.value_at(n * 512 / L::PACKED_MAX), n as f32);
+        }
+        assert_eq!(leaf.value_at(511), -1.0);
+    }
+
+    #[test]
+    fn dense_repacks_at_the_lower_threshold_only() {
+        let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.0, true);
+        assert!(leaf.is_dense());
+        let mut on = 512;
+        while on > L::REPACK_AT + 1 {
+            on -= 1;
+            leaf.set_at(on, 0.0, false);
+            assert!(leaf.is_dense(), "{on} active");
+        }
+        leaf.set_at(L::REPACK_AT, 0.0, false);
+        assert!(!leaf.is_dense(), "packed at REPACK_AT");
+        check(&leaf);
+        // Alternating around the lower threshold does not thrash.
+        for _ in 0..10 {
+            leaf.set_at(L::REPACK_AT, 1.0, true);
+            assert!(!leaf.is_dense());
+            leaf.set_at(L::REPACK_AT, 0.0, false);
+            assert!(!leaf.is_dense());
+        }
+        check(&leaf);
+    }
+
+    #[test]
+    fn an_inactive_value_other_than_the_shared_one_forces_dense() {
+        let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.0, false);
+        leaf.set_at(3, 1.0, true);
+        leaf.set_at(4, 0.0, false); // the shared value: stays packed
+        assert!(!leaf.is_dense());
+        leaf.set_at(5, -0.0, false); // other bits
+        assert!(leaf.is_dense());
+        assert_eq!(leaf.value_at(5).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(leaf.value_at(3), 1.0);
+        // Deactivating keeps the value: a non-shared value forces dense too.
+        let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.0, false);
+        leaf.set_at(3, 1.0, true);
+        leaf.set_active_at(3, false);
+        assert!(leaf.is_dense());
+        assert_eq!(leaf.probe_at(3), (1.0, false));
+        // set_value_only on an inactive voxel likewise.
+        let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.0, false);
+        leaf.set_value_only_at(9, 2.0);
+        assert!(leaf.is_dense());
+        assert_eq!(leaf.probe_at(9), (2.0, false));
+    }
+
+    #[test]
+    fn packed_and_dense_agree_voxel_for_voxel() {
+        let mut packed = L::new_filled(Coord::new(8, 0, -8), 0.5, false);
+        let mut dense = LeafNode::<f32, 3, true>::new_filled(Coord::new(8, 0, -8), 0.5, false);
+        let mut s = 12345u64;
+        for i in 0..4000 {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let n = (s >> 33) as usize % 512;
+            let v = ((s >> 20) % 7) as f32;
+            let op = (s >> 50) % 5;
+            let v = if op == 1 && i % 3 != 0 { 0.5 } else { v };
+            match op {
+                0 => {
+                    packed.set_at(n, v, true);
+                    dense.set_at(n, v, true);
+                }
+                1 => {
+                    packed.set_at(n, v, false);
+                    dense.set_at(n, v, false);
+                }
+                2 => {
+                    packed.set_active_at(n, (s & 1) == 1);
+                    dense.set_active_at(n, (s & 1) == 1);
+                }
+                3 => {
+                    packed.modify_value(L::offset_to_local(n), |x| *x += 1.0);
+                    dense.modify_value(L::offset_to_local(n), |x| *x += 1.0);
+                }
+                _ => {
+                    if i % 50 == 0 {
+                        packed.compact();
+                    }
+                }
+            }
+            check(&packed);
+            for m in 0..512 {
+                assert_eq!(packed.probe_at(m), dense.probe_at(m), "op {i} voxel {m}");
+            }
+        }
+        assert!(dense.is_dense());
+    }
+
+    #[test]
+    fn mem_usage_follows_the_form() {
+        let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.0, false);
+        let empty = leaf.mem_usage();
+        assert_eq!(empty, core::mem::size_of::<L>());
+        leaf.set_at(0, 1.0, true);
+        assert!(leaf.mem_usage() > empty);
+        assert!(leaf.mem_usage() < empty + 64);
+        leaf.make_dense();
+        assert_eq!(leaf.mem_usage(), empty + 512 * 4);
+    }
+
+    #[test]
+    fn equality_ignores_the_form() {
+        let mut a = L::new_filled(Coord::new(0, 0, 0), 0.0, false);
+        a.set_at(7, 3.0, true);
+        let mut b = a.clone();
+        b.make_dense();
+        assert_eq!(a, b);
+        b.set_at(8, 1.0, false);
+        assert_ne!(a, b);
     }
 }

@@ -179,8 +179,9 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     }
 }
 
-impl<T: Value, const LOG2: u32> LeafNode<T, LOG2> {
-    /// The active mask, mutably (any mask is a valid state for a leaf).
+impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_ONLY> {
+    /// The active mask, mutably. The leaf turns dense first (in the dense form any
+    /// mask is a valid state; [`compact`](LeafNode::compact) packs it again).
     ///
     /// ```
     /// use sparsevdb_tree::{Coord, LeafNode, Mask, Node};
@@ -192,6 +193,7 @@ impl<T: Value, const LOG2: u32> LeafNode<T, LOG2> {
     /// ```
     #[inline]
     pub fn value_mask_mut(&mut self) -> &mut Mask<LOG2> {
+        self.make_dense();
         &mut self.value_mask
     }
 }

@@ -25,7 +25,7 @@ use crate::mask::Mask;
 use crate::node::Node;
 use crate::root::{RootNode, RootSlot};
 use crate::tree::{LowerNode, UpperNode};
-use crate::{Coord, LeafNode, Tree, Value};
+use crate::{Coord, LeafNode, LeafStorage, Tree, Value};
 
 #[derive(Serialize, Deserialize)]
 struct TreeRepr<T> {
@@ -52,6 +52,9 @@ struct NodeRepr<T> {
 struct LeafRepr<T> {
     origin: Coord,
     mask: Vec<u64>,
+    /// `Some(v)`: a packed leaf — `values` are the active values and every inactive
+    /// voxel holds `v`. `None`: a dense leaf — `values` are all `NUM_VALUES` values.
+    inactive: Option<T>,
     values: Vec<T>,
 }
 
@@ -91,10 +94,17 @@ where
             for lower in upper.children() {
                 nodes.push(node_repr(lower, 1, bg));
                 for leaf in lower.children() {
+                    let (inactive, values) = match leaf.storage() {
+                        LeafStorage::Dense(all) => (None, all.to_vec()),
+                        LeafStorage::Packed { active, inactive } => {
+                            (Some(inactive), active.to_vec())
+                        }
+                    };
                     leaves.push(LeafRepr {
                         origin: leaf.origin,
                         mask: leaf.value_mask.words().to_vec(),
-                        values: leaf.values().to_vec(),
+                        inactive,
+                        values,
                     });
                 }
             }
@@ -122,7 +132,6 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32>(
             [L2, L1, L0]
         ));
     }
-    let repr_background = repr.background;
     let mut tree = Tree::<T, L2, L1, L0>::with_background(repr.background);
     let root: &mut RootNode<Up<T, L2, L1, L0>> = &mut tree.root;
     for (key, v, on) in repr.root_tiles {
@@ -198,13 +207,8 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32>(
         }
         let mask = Mask::<L0>::from_words(&leaf.mask)
             .ok_or_else(|| format!("leaf {origin} has a malformed mask"))?;
-        if leaf.values.len() != LeafNode::<T, L0>::NUM_VALUES {
-            return Err(format!(
-                "leaf {origin} has {} values, expected {}",
-                leaf.values.len(),
-                LeafNode::<T, L0>::NUM_VALUES
-            ));
-        }
+        let node = LeafNode::<T, L0>::from_stored(origin, mask, leaf.inactive, &leaf.values)
+            .map_err(|e| format!("leaf {origin}: {e}"))?;
         let key = RootNode::<Up<T, L2, L1, L0>>::key_of(origin);
         let lower_origin = origin.mask(!((1i32 << (L1 + L0)) - 1));
         let lower = root
@@ -218,9 +222,6 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32>(
         if lower.child(slot).is_some() || explicit_lower[&lower_origin].contains(&(slot as u32)) {
             return Err(format!("leaf {origin} overlaps another leaf or tile"));
         }
-        let mut node = LeafNode::<T, L0>::new_filled(origin, repr_background, false);
-        node.value_mask = mask;
-        node.values_mut().copy_from_slice(&leaf.values);
         lower.set_child(slot, Box::new(node));
     }
     tree.validate().map_err(|e| e.to_string())?;

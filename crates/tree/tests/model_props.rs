@@ -66,7 +66,7 @@ use model::{
     box_coords, box_empty, box_volume, CompKind, HashMap, HashSet, Model, ModelValue, NodeSet,
 };
 use quickcheck::{Arbitrary, Gen, QuickCheck};
-use sparsevdb_tree::{Coord, CoordBBox, Tree, Value};
+use sparsevdb_tree::{Coord, CoordBBox, LeafStorageMut, Tree, Value};
 
 // ---- randomness ------------------------------------------------------------------------
 
@@ -676,10 +676,17 @@ fn apply<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
         Op::LeavesAdd(d) => {
             let nodes = NodeSet::of_tree(t);
             for leaf in t.leaves_mut() {
-                let on: Vec<usize> = leaf.value_mask().iter_on().collect();
-                let values = leaf.values_mut();
-                for n in on {
-                    values[n] = T::plus(values[n], *d);
+                match leaf.storage_mut() {
+                    LeafStorageMut::Dense { values, mask } => {
+                        for n in mask.iter_on() {
+                            values[n] = T::plus(values[n], *d);
+                        }
+                    }
+                    LeafStorageMut::Packed { active, .. } => {
+                        for v in active {
+                            *v = T::plus(*v, *d);
+                        }
+                    }
                 }
             }
             m.map_active_in_leaves(&nodes, |v| T::plus(v, *d));
@@ -765,8 +772,10 @@ fn fingerprint<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
     }
     for leaf in t.leaves() {
         out.extend(leaf.value_mask().words().iter().copied());
+        let mut all = vec![T::default(); 512];
+        leaf.copy_values_to(&mut all);
         out.extend(
-            bytemuck::cast_slice::<T, u8>(leaf.values())
+            bytemuck::cast_slice::<T, u8>(&all)
                 .chunks(8)
                 .map(|c| c.iter().fold(0u64, |h, &b| h << 8 | b as u64)),
         );
