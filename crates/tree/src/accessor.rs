@@ -26,26 +26,35 @@ use crate::{Coord, Tree, Value};
 /// assert!(acc.is_value_on(Coord::new(1, 2, 3)));
 /// assert_eq!(acc.probe_value(Coord::new(1, 2, 4)), (0.0, false));
 /// ```
-pub struct ValueAccessor<'a, T: Value, const L2: u32 = 5, const L1: u32 = 4, const L0: u32 = 3> {
-    tree: &'a Tree<T, L2, L1, L0>,
+pub struct ValueAccessor<
+    'a,
+    T: Value,
+    const L2: u32 = 5,
+    const L1: u32 = 4,
+    const L0: u32 = 3,
+    const D: bool = false,
+> {
+    tree: &'a Tree<T, L2, L1, L0, D>,
     // Each cache entry keeps its key in a cell of its own, so that a hit test never
     // waits for the cached node pointer (whose store may still wait on a cache miss):
     // independent random reads stay independent and their misses overlap, instead of
     // chaining through the previous read. A key of `None` means "no node cached".
     leaf_key: Cell<Option<Coord>>,
-    leaf: Cell<Option<&'a LeafNode<T, L0>>>,
+    leaf: Cell<Option<&'a LeafNode<T, L0, D>>>,
     lower_key: Cell<Option<Coord>>,
-    lower: Cell<Option<&'a LowerNode<T, L1, L0>>>,
+    lower: Cell<Option<&'a LowerNode<T, L1, L0, D>>>,
     upper_key: Cell<Option<Coord>>,
-    upper: Cell<Option<&'a UpperNode<T, L2, L1, L0>>>,
+    upper: Cell<Option<&'a UpperNode<T, L2, L1, L0, D>>>,
 }
 
-impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueAccessor<'a, T, L2, L1, L0> {
+impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
+    ValueAccessor<'a, T, L2, L1, L0, D>
+{
     const LEAF_MASK: i32 = !((1i32 << L0) - 1);
     const LOWER_MASK: i32 = !((1i32 << (L1 + L0)) - 1);
     const UPPER_MASK: i32 = !((1i64 << (L2 + L1 + L0)) - 1) as i32;
 
-    fn new(tree: &'a Tree<T, L2, L1, L0>) -> Self {
+    fn new(tree: &'a Tree<T, L2, L1, L0, D>) -> Self {
         ValueAccessor {
             tree,
             leaf_key: Cell::new(None),
@@ -58,7 +67,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueAccessor<'a
     }
 
     /// The tree this accessor reads.
-    pub fn tree(&self) -> &'a Tree<T, L2, L1, L0> {
+    pub fn tree(&self) -> &'a Tree<T, L2, L1, L0, D> {
         self.tree
     }
 
@@ -95,8 +104,8 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueAccessor<'a
     }
 
     #[inline]
-    fn probe_upper(&self, upper: &'a UpperNode<T, L2, L1, L0>, c: Coord) -> (T, bool) {
-        let n = UpperNode::<T, L2, L1, L0>::coord_to_offset(c);
+    fn probe_upper(&self, upper: &'a UpperNode<T, L2, L1, L0, D>, c: Coord) -> (T, bool) {
+        let n = UpperNode::<T, L2, L1, L0, D>::coord_to_offset(c);
         match upper.child(n) {
             None => (upper.tiles[n], upper.value_mask.is_on(n)),
             Some(lower) => {
@@ -108,8 +117,8 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueAccessor<'a
     }
 
     #[inline]
-    fn probe_lower(&self, lower: &'a LowerNode<T, L1, L0>, c: Coord) -> (T, bool) {
-        let n = LowerNode::<T, L1, L0>::coord_to_offset(c);
+    fn probe_lower(&self, lower: &'a LowerNode<T, L1, L0, D>, c: Coord) -> (T, bool) {
+        let n = LowerNode::<T, L1, L0, D>::coord_to_offset(c);
         match lower.child(n) {
             None => (lower.tiles[n], lower.value_mask.is_on(n)),
             Some(leaf) => {
@@ -133,7 +142,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueAccessor<'a
     }
 
     /// The leaf containing `c`, if one exists (OpenVDB `probeConstLeaf`).
-    pub fn probe_leaf(&self, c: Coord) -> Option<&'a LeafNode<T, L0>> {
+    pub fn probe_leaf(&self, c: Coord) -> Option<&'a LeafNode<T, L0, D>> {
         self.probe_value(c);
         if self.leaf_key.get() == Some(c.mask(Self::LEAF_MASK)) {
             self.leaf.get()
@@ -143,14 +152,14 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueAccessor<'a
     }
 }
 
-impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> {
+impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<T, L2, L1, L0, D> {
     /// A cached read accessor (OpenVDB `ValueAccessor` on a const tree).
-    pub fn accessor(&self) -> ValueAccessor<'_, T, L2, L1, L0> {
+    pub fn accessor(&self) -> ValueAccessor<'_, T, L2, L1, L0, D> {
         ValueAccessor::new(self)
     }
 
     /// A cached read-write accessor; the tree is borrowed mutably while it lives.
-    pub fn accessor_mut(&mut self) -> ValueAccessorMut<'_, T, L2, L1, L0> {
+    pub fn accessor_mut(&mut self) -> ValueAccessorMut<'_, T, L2, L1, L0, D> {
         ValueAccessorMut::new(self)
     }
 }

@@ -44,24 +44,31 @@ use crate::{Coord, Tree, Value};
 /// }
 /// assert_eq!(t.active_voxel_count(), 98);
 /// ```
-pub struct ValueAccessorMut<'a, T: Value, const L2: u32 = 5, const L1: u32 = 4, const L0: u32 = 3> {
-    tree: &'a mut Tree<T, L2, L1, L0>,
+pub struct ValueAccessorMut<
+    'a,
+    T: Value,
+    const L2: u32 = 5,
+    const L1: u32 = 4,
+    const L0: u32 = 3,
+    const D: bool = false,
+> {
+    tree: &'a mut Tree<T, L2, L1, L0, D>,
     leaf_key: Option<Coord>,
-    leaf: Option<NonNull<LeafNode<T, L0>>>,
+    leaf: Option<NonNull<LeafNode<T, L0, D>>>,
     lower_key: Option<Coord>,
-    lower: Option<NonNull<LowerNode<T, L1, L0>>>,
-    _borrow: PhantomData<&'a mut LeafNode<T, L0>>,
+    lower: Option<NonNull<LowerNode<T, L1, L0, D>>>,
+    _borrow: PhantomData<&'a mut LeafNode<T, L0, D>>,
 }
 
 // SAFETY: the accessor is a unique borrow of the tree plus pointers into it; it can
 // move to another thread exactly when `&mut Tree` can (`T: Send + Sync` via `Value`).
-unsafe impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Send
-    for ValueAccessorMut<'_, T, L2, L1, L0>
+unsafe impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Send
+    for ValueAccessorMut<'_, T, L2, L1, L0, D>
 {
 }
 // SAFETY: see `Send` above; `&ValueAccessorMut` offers no method at all.
-unsafe impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Sync
-    for ValueAccessorMut<'_, T, L2, L1, L0>
+unsafe impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Sync
+    for ValueAccessorMut<'_, T, L2, L1, L0, D>
 {
 }
 
@@ -86,13 +93,13 @@ impl<T: Value> Write<T> {
     }
 }
 
-impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32>
-    ValueAccessorMut<'a, T, L2, L1, L0>
+impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
+    ValueAccessorMut<'a, T, L2, L1, L0, D>
 {
     const LEAF_MASK: i32 = !((1i32 << L0) - 1);
     const LOWER_MASK: i32 = !((1i32 << (L1 + L0)) - 1);
 
-    pub(crate) fn new(tree: &'a mut Tree<T, L2, L1, L0>) -> Self {
+    pub(crate) fn new(tree: &'a mut Tree<T, L2, L1, L0, D>) -> Self {
         ValueAccessorMut {
             tree,
             leaf_key: None,
@@ -105,7 +112,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32>
 
     /// The cached leaf, if it holds `c`.
     #[inline(always)]
-    fn cached_leaf(&mut self, c: Coord) -> Option<&mut LeafNode<T, L0>> {
+    fn cached_leaf(&mut self, c: Coord) -> Option<&mut LeafNode<T, L0, D>> {
         if self.leaf_key != Some(c.mask(Self::LEAF_MASK)) {
             return None;
         }
@@ -119,7 +126,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32>
 
     /// The cached lower node, if it holds `c`.
     #[inline(always)]
-    fn cached_lower(&mut self, c: Coord) -> Option<&mut LowerNode<T, L1, L0>> {
+    fn cached_lower(&mut self, c: Coord) -> Option<&mut LowerNode<T, L1, L0, D>> {
         if self.lower_key != Some(c.mask(Self::LOWER_MASK)) {
             return None;
         }
@@ -131,11 +138,11 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32>
 
     /// Caches the leaf holding `c` below `lower` (or forgets the leaf cache).
     #[inline]
-    fn cache_leaf_of(&mut self, mut lower: NonNull<LowerNode<T, L1, L0>>, c: Coord) {
+    fn cache_leaf_of(&mut self, mut lower: NonNull<LowerNode<T, L1, L0, D>>, c: Coord) {
         // SAFETY: `lower` comes from `cached_lower` or `recache` in this same call, derived
         // from the tree's unique borrow; no other reference to it is alive here.
         let lower = unsafe { lower.as_mut() };
-        let slot = LowerNode::<T, L1, L0>::coord_to_offset(c);
+        let slot = LowerNode::<T, L1, L0, D>::coord_to_offset(c);
         match lower.child_mut(slot) {
             Some(leaf) => {
                 self.leaf_key = Some(c.mask(Self::LEAF_MASK));
@@ -159,7 +166,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32>
         let RootSlot::Child(upper) = &mut root.entries[ri].slot else {
             return;
         };
-        let slot = UpperNode::<T, L2, L1, L0>::coord_to_offset(c);
+        let slot = UpperNode::<T, L2, L1, L0, D>::coord_to_offset(c);
         let Some(lower) = upper.child_mut(slot) else {
             return;
         };

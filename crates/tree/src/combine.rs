@@ -583,7 +583,7 @@ impl<C: Combine> RootCombine<C> for RootNode<C> {
 
 // ---- the public API --------------------------------------------------------------------
 
-impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> {
+impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<T, L2, L1, L0, D> {
     /// OpenVDB `tools::compSum(a, b)`: `self = self + other` over the union of both
     /// trees, active where either is active.
     ///
@@ -925,7 +925,10 @@ mod tests {
         let mut u = a.clone();
         u.topology_union(&b);
         assert_eq!(u.value_mask.iter_on().collect::<Vec<_>>(), [1, 2, 3]);
-        assert!((0..512).all(|n| u.value_at(n) == 1.0), "values are never taken");
+        assert!(
+            (0..512).all(|n| u.value_at(n) == 1.0),
+            "values are never taken"
+        );
         let mut i = a.clone();
         i.topology_intersection(&b, 0.0);
         assert_eq!(i.value_mask.iter_on().collect::<Vec<_>>(), [2]);

@@ -154,20 +154,20 @@ impl<'a, C: Node, const LOG2: u32> SlotCursor<'a, C, LOG2> {
 }
 
 /// Cursor over the accepted voxels of one leaf.
-struct VoxelCursor<'a, T, const L0: u32> {
-    leaf: &'a LeafNode<T, L0>,
+struct VoxelCursor<'a, T, const L0: u32, const D: bool> {
+    leaf: &'a LeafNode<T, L0, D>,
     word: usize,
     bits: u64,
 }
 
-impl<'a, T: Value, const L0: u32> VoxelCursor<'a, T, L0> {
-    const VALID: u64 = if LeafNode::<T, L0>::NUM_VALUES < 64 {
-        (1u64 << LeafNode::<T, L0>::NUM_VALUES) - 1
+impl<'a, T: Value, const L0: u32, const D: bool> VoxelCursor<'a, T, L0, D> {
+    const VALID: u64 = if LeafNode::<T, L0, D>::NUM_VALUES < 64 {
+        (1u64 << LeafNode::<T, L0, D>::NUM_VALUES) - 1
     } else {
         u64::MAX
     };
 
-    fn new(leaf: &'a LeafNode<T, L0>, filter: Filter) -> Self {
+    fn new(leaf: &'a LeafNode<T, L0, D>, filter: Filter) -> Self {
         let bits = visit_word(0, leaf.value_mask.words()[0], filter, Self::VALID);
         VoxelCursor {
             leaf,
@@ -194,18 +194,20 @@ impl<'a, T: Value, const L0: u32> VoxelCursor<'a, T, L0> {
 
 /// Iterator over a tree's values (voxels and tiles) with a given active state, in
 /// OpenVDB order. Created by [`Tree::iter_on`], [`Tree::iter_off`], [`Tree::iter_all`].
-pub struct ValueIter<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> {
-    tree: &'a Tree<T, L2, L1, L0>,
+pub struct ValueIter<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> {
+    tree: &'a Tree<T, L2, L1, L0, D>,
     filter: Filter,
     order: Vec<usize>,
     root_pos: usize,
-    upper: Option<SlotCursor<'a, LowerNode<T, L1, L0>, L2>>,
-    lower: Option<SlotCursor<'a, LeafNode<T, L0>, L1>>,
-    leaf: Option<VoxelCursor<'a, T, L0>>,
+    upper: Option<SlotCursor<'a, LowerNode<T, L1, L0, D>, L2>>,
+    lower: Option<SlotCursor<'a, LeafNode<T, L0, D>, L1>>,
+    leaf: Option<VoxelCursor<'a, T, L0, D>>,
 }
 
-impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueIter<'a, T, L2, L1, L0> {
-    fn new(tree: &'a Tree<T, L2, L1, L0>, filter: Filter) -> Self {
+impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
+    ValueIter<'a, T, L2, L1, L0, D>
+{
+    fn new(tree: &'a Tree<T, L2, L1, L0, D>, filter: Filter) -> Self {
         ValueIter {
             tree,
             filter,
@@ -218,8 +220,8 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueIter<'a, T,
     }
 }
 
-impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Iterator
-    for ValueIter<'_, T, L2, L1, L0>
+impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Iterator
+    for ValueIter<'_, T, L2, L1, L0, D>
 {
     type Item = ValueItem<T>;
 
@@ -335,10 +337,12 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Iterator
     }
 }
 
-impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueIter<'a, T, L2, L1, L0> {
+impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
+    ValueIter<'a, T, L2, L1, L0, D>
+{
     #[inline]
     fn fold_leaf<B, F: FnMut(B, ValueItem<T>) -> B>(
-        mut cur: VoxelCursor<'a, T, L0>,
+        mut cur: VoxelCursor<'a, T, L0, D>,
         filter: Filter,
         mut acc: B,
         f: &mut F,
@@ -360,7 +364,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueIter<'a, T,
     }
 
     fn fold_lower<B, F: FnMut(B, ValueItem<T>) -> B>(
-        mut cur: SlotCursor<'a, LeafNode<T, L0>, L1>,
+        mut cur: SlotCursor<'a, LeafNode<T, L0, D>, L1>,
         filter: Filter,
         mut acc: B,
         f: &mut F,
@@ -385,7 +389,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueIter<'a, T,
     }
 
     fn fold_upper<B, F: FnMut(B, ValueItem<T>) -> B>(
-        mut cur: SlotCursor<'a, LowerNode<T, L1, L0>, L2>,
+        mut cur: SlotCursor<'a, LowerNode<T, L1, L0, D>, L2>,
         filter: Filter,
         mut acc: B,
         f: &mut F,
@@ -412,16 +416,18 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> ValueIter<'a, T,
 
 /// A node visited by [`Tree::nodes`]: an upper internal node, a lower internal node or
 /// a leaf, in depth-first OpenVDB order (each node before its children).
-pub enum NodeRef<'a, T: Value, const L2: u32, const L1: u32, const L0: u32> {
+pub enum NodeRef<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> {
     /// An upper internal node (level 2).
-    Upper(&'a UpperNode<T, L2, L1, L0>),
+    Upper(&'a UpperNode<T, L2, L1, L0, D>),
     /// A lower internal node (level 1).
-    Lower(&'a LowerNode<T, L1, L0>),
+    Lower(&'a LowerNode<T, L1, L0, D>),
     /// A leaf node (level 0).
-    Leaf(&'a LeafNode<T, L0>),
+    Leaf(&'a LeafNode<T, L0, D>),
 }
 
-impl<T: Value, const L2: u32, const L1: u32, const L0: u32> NodeRef<'_, T, L2, L1, L0> {
+impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
+    NodeRef<'_, T, L2, L1, L0, D>
+{
     /// The node's level: 2 upper, 1 lower, 0 leaf.
     pub fn level(&self) -> u32 {
         match self {
@@ -450,21 +456,21 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32> NodeRef<'_, T, L2, L
     }
 }
 
-impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> {
+impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<T, L2, L1, L0, D> {
     /// Iterates over the active values: active leaf voxels and active tiles (a tile is
     /// visited once; see [`ValueItem::voxel_count`]).
-    pub fn iter_on(&self) -> ValueIter<'_, T, L2, L1, L0> {
+    pub fn iter_on(&self) -> ValueIter<'_, T, L2, L1, L0, D> {
         ValueIter::new(self, Filter::On)
     }
 
     /// Iterates over the inactive values: inactive leaf voxels and inactive tiles,
     /// root background tiles included (as OpenVDB's `ValueOffIter`).
-    pub fn iter_off(&self) -> ValueIter<'_, T, L2, L1, L0> {
+    pub fn iter_off(&self) -> ValueIter<'_, T, L2, L1, L0, D> {
         ValueIter::new(self, Filter::Off)
     }
 
     /// Iterates over every stored value, active or not.
-    pub fn iter_all(&self) -> ValueIter<'_, T, L2, L1, L0> {
+    pub fn iter_all(&self) -> ValueIter<'_, T, L2, L1, L0, D> {
         ValueIter::new(self, Filter::All)
     }
 
@@ -478,7 +484,7 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> 
     /// let origins: Vec<Coord> = t.leaves().map(|l| l.origin()).collect();
     /// assert_eq!(origins, [Coord::new(-16, 0, 0), Coord::new(8, 0, 0)]);
     /// ```
-    pub fn leaves(&self) -> impl Iterator<Item = &LeafNode<T, L0>> + '_ {
+    pub fn leaves(&self) -> impl Iterator<Item = &LeafNode<T, L0, D>> + '_ {
         self.root
             .sorted_indices()
             .into_iter()
@@ -503,7 +509,7 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> 
     /// }
     /// assert_eq!(t.get_value(Coord::new(1, 1, 1)), 2.0);
     /// ```
-    pub fn leaves_mut(&mut self) -> impl Iterator<Item = &mut LeafNode<T, L0>> + '_ {
+    pub fn leaves_mut(&mut self) -> impl Iterator<Item = &mut LeafNode<T, L0, D>> + '_ {
         let mut entries: Vec<_> = self.root.entries.iter_mut().collect();
         entries.sort_unstable_by_key(|e| e.key);
         entries
@@ -526,7 +532,7 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> 
     /// let levels: Vec<u32> = t.nodes().map(|n| n.level()).collect();
     /// assert_eq!(levels, [2, 1, 0]);
     /// ```
-    pub fn nodes(&self) -> impl Iterator<Item = NodeRef<'_, T, L2, L1, L0>> + '_ {
+    pub fn nodes(&self) -> impl Iterator<Item = NodeRef<'_, T, L2, L1, L0, D>> + '_ {
         self.root
             .sorted_indices()
             .into_iter()

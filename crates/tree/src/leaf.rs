@@ -139,7 +139,9 @@ fn dense_buffer<T: Value>(v: T) -> Box<[T; MAX_LEAF_VALUES]> {
     }
 }
 
-impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> PartialEq for LeafNode<T, LOG2, DENSE_ONLY> {
+impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> PartialEq
+    for LeafNode<T, LOG2, DENSE_ONLY>
+{
     /// Equal origin, masks and voxel values (`T::eq`), whatever the storage form.
     fn eq(&self, other: &Self) -> bool {
         self.origin == other.origin
@@ -382,6 +384,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
     /// Some(v)` means packed (`values` are the active ones), `None` dense (`values`
     /// are all `NUM_VALUES`). The form is kept as given (a dense-only leaf unpacks),
     /// so that a decoded tree re-encodes to the same bytes.
+    #[cfg(feature = "serde")]
     pub(crate) fn from_stored(
         origin: Coord,
         mask: Mask<LOG2>,
@@ -654,7 +657,8 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
         let mut buf = [T::zeroed(); MAX_LEAF_VALUES];
         self.copy_values_to(&mut buf);
         f(&mut buf[..Self::VOXELS], &mut self.value_mask);
-        self.data = match Self::pack_from(&buf[..Self::VOXELS], &self.value_mask, Self::PACKED_MAX) {
+        self.data = match Self::pack_from(&buf[..Self::VOXELS], &self.value_mask, Self::PACKED_MAX)
+        {
             Some(p) => LeafData::Packed(p),
             None => {
                 let mut d = dense_buffer(T::zeroed());
@@ -675,7 +679,9 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
         for x in b.min().x as i64..=b.max().x as i64 {
             for y in b.min().y as i64..=b.max().y as i64 {
                 for z in b.min().z as i64..=b.max().z as i64 {
-                    f(Self::coord_to_offset(Coord::new(x as i32, y as i32, z as i32)));
+                    f(Self::coord_to_offset(Coord::new(
+                        x as i32, y as i32, z as i32,
+                    )));
                 }
             }
         }
@@ -945,7 +951,9 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> Node for LeafNode<T, LOG
             LeafData::Packed(_) if DENSE_ONLY => Err(err("packed leaf in a dense-only tree")),
             LeafData::Packed(p) => {
                 if p.values.len() != self.value_mask.count_on() {
-                    return Err(err("packed leaf: value count differs from the active count"));
+                    return Err(err(
+                        "packed leaf: value count differs from the active count",
+                    ));
                 }
                 if p.ranks != compute_ranks(self.value_mask.words()) {
                     return Err(err("packed leaf: stale rank index"));
@@ -1098,7 +1106,9 @@ mod tests {
         let mut dense = LeafNode::<f32, 3, true>::new_filled(Coord::new(8, 0, -8), 0.5, false);
         let mut s = 12345u64;
         for i in 0..4000 {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let n = (s >> 33) as usize % 512;
             let v = ((s >> 20) % 7) as f32;
             let op = (s >> 50) % 5;

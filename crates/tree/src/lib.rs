@@ -54,5 +54,5 @@ pub use leaf::{LeafNode, LeafStorage, LeafStorageMut};
 pub use mask::{BitIter, Mask};
 pub use node::{Node, ValidationError};
 pub use root::RootNode;
-pub use tree::{LowerNode, Tree, UpperNode};
+pub use tree::{DenseTree, LowerNode, Tree, UpperNode};
 pub use value::Value;

@@ -21,7 +21,7 @@ use crate::root::{RootNode, RootSlot};
 use crate::tree::UpperNode;
 use crate::{Coord, Tree, Value};
 
-impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> {
+impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<T, L2, L1, L0, D> {
     /// The root node, mutably: for algorithms that work on the nodes directly (see
     /// [`RootNode::children_mut`], [`RootNode::densify`]). Every public method of the
     /// root keeps the tree valid.
@@ -32,7 +32,7 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> 
     /// t.root_mut().set_tile(Coord::new(0, 0, 0), 2.0, true);
     /// assert_eq!(t.probe_value(Coord::new(4095, 0, 7)), (2.0, true));
     /// ```
-    pub fn root_mut(&mut self) -> &mut RootNode<UpperNode<T, L2, L1, L0>> {
+    pub fn root_mut(&mut self) -> &mut RootNode<UpperNode<T, L2, L1, L0, D>> {
         &mut self.root
     }
 }

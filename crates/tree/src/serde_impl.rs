@@ -81,7 +81,8 @@ fn node_repr<C: Node, const LOG2: u32>(
     }
 }
 
-impl<T, const L2: u32, const L1: u32, const L0: u32> Serialize for Tree<T, L2, L1, L0>
+impl<T, const L2: u32, const L1: u32, const L0: u32, const D: bool> Serialize
+    for Tree<T, L2, L1, L0, D>
 where
     T: Value + Serialize,
 {
@@ -121,10 +122,11 @@ where
 }
 
 /// Everything that can be wrong with a serialised tree.
-fn build<T: Value, const L2: u32, const L1: u32, const L0: u32>(
+fn build<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
     repr: TreeRepr<T>,
-) -> Result<Tree<T, L2, L1, L0>, String> {
-    type Up<T, const L2: u32, const L1: u32, const L0: u32> = UpperNode<T, L2, L1, L0>;
+) -> Result<Tree<T, L2, L1, L0, D>, String> {
+    type Up<T, const L2: u32, const L1: u32, const L0: u32, const D: bool> =
+        UpperNode<T, L2, L1, L0, D>;
     if repr.config != [L2, L1, L0] {
         return Err(format!(
             "tree configuration {:?} does not match {:?}",
@@ -132,10 +134,10 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32>(
             [L2, L1, L0]
         ));
     }
-    let mut tree = Tree::<T, L2, L1, L0>::with_background(repr.background);
-    let root: &mut RootNode<Up<T, L2, L1, L0>> = &mut tree.root;
+    let mut tree = Tree::<T, L2, L1, L0, D>::with_background(repr.background);
+    let root: &mut RootNode<Up<T, L2, L1, L0, D>> = &mut tree.root;
     for (key, v, on) in repr.root_tiles {
-        if RootNode::<Up<T, L2, L1, L0>>::key_of(key) != key {
+        if RootNode::<Up<T, L2, L1, L0, D>>::key_of(key) != key {
             return Err(format!("root tile {key} is not aligned"));
         }
         if root.find(key).is_some() {
@@ -160,15 +162,15 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32>(
         return Err(format!("node level {} is not 1 or 2", bad.level));
     }
     for n in uppers.drain(..) {
-        let key = RootNode::<Up<T, L2, L1, L0>>::key_of(n.origin);
+        let key = RootNode::<Up<T, L2, L1, L0, D>>::key_of(n.origin);
         if key != n.origin {
             return Err(format!("upper node {} is not aligned", n.origin));
         }
         if root.find(key).is_some() {
             return Err(format!("upper node {} overlaps another entry", n.origin));
         }
-        let listed = check_tiles(&n.tiles, Up::<T, L2, L1, L0>::NUM_VALUES)?;
-        let mut node = Up::<T, L2, L1, L0>::new_filled(key, n.default.0, n.default.1);
+        let listed = check_tiles(&n.tiles, Up::<T, L2, L1, L0, D>::NUM_VALUES)?;
+        let mut node = Up::<T, L2, L1, L0, D>::new_filled(key, n.default.0, n.default.1);
         for (slot, v, on) in n.tiles {
             node.set_tile(slot as usize, v, on);
         }
@@ -180,7 +182,7 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32>(
         if origin.mask(!((1i32 << (L1 + L0)) - 1)) != origin {
             return Err(format!("lower node {origin} is not aligned"));
         }
-        let key = RootNode::<Up<T, L2, L1, L0>>::key_of(origin);
+        let key = RootNode::<Up<T, L2, L1, L0, D>>::key_of(origin);
         let upper = root
             .find(key)
             .and_then(|i| match &mut root.entries[i].slot {
@@ -188,12 +190,12 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32>(
                 RootSlot::Tile(..) => None,
             })
             .ok_or_else(|| format!("lower node {origin} has no upper node"))?;
-        let slot = Up::<T, L2, L1, L0>::coord_to_offset(origin);
+        let slot = Up::<T, L2, L1, L0, D>::coord_to_offset(origin);
         if upper.child(slot).is_some() || explicit_upper[&key].contains(&(slot as u32)) {
             return Err(format!("lower node {origin} overlaps another node or tile"));
         }
-        let listed = check_tiles(&n.tiles, LowerNode::<T, L1, L0>::NUM_VALUES)?;
-        let mut node = LowerNode::<T, L1, L0>::new_filled(origin, n.default.0, n.default.1);
+        let listed = check_tiles(&n.tiles, LowerNode::<T, L1, L0, D>::NUM_VALUES)?;
+        let mut node = LowerNode::<T, L1, L0, D>::new_filled(origin, n.default.0, n.default.1);
         for (s, v, on) in n.tiles {
             node.set_tile(s as usize, v, on);
         }
@@ -207,18 +209,18 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32>(
         }
         let mask = Mask::<L0>::from_words(&leaf.mask)
             .ok_or_else(|| format!("leaf {origin} has a malformed mask"))?;
-        let node = LeafNode::<T, L0>::from_stored(origin, mask, leaf.inactive, &leaf.values)
+        let node = LeafNode::<T, L0, D>::from_stored(origin, mask, leaf.inactive, &leaf.values)
             .map_err(|e| format!("leaf {origin}: {e}"))?;
-        let key = RootNode::<Up<T, L2, L1, L0>>::key_of(origin);
+        let key = RootNode::<Up<T, L2, L1, L0, D>>::key_of(origin);
         let lower_origin = origin.mask(!((1i32 << (L1 + L0)) - 1));
         let lower = root
             .find(key)
             .and_then(|i| match &mut root.entries[i].slot {
-                RootSlot::Child(u) => u.child_mut(Up::<T, L2, L1, L0>::coord_to_offset(origin)),
+                RootSlot::Child(u) => u.child_mut(Up::<T, L2, L1, L0, D>::coord_to_offset(origin)),
                 RootSlot::Tile(..) => None,
             })
             .ok_or_else(|| format!("leaf {origin} has no lower node"))?;
-        let slot = LowerNode::<T, L1, L0>::coord_to_offset(origin);
+        let slot = LowerNode::<T, L1, L0, D>::coord_to_offset(origin);
         if lower.child(slot).is_some() || explicit_lower[&lower_origin].contains(&(slot as u32)) {
             return Err(format!("leaf {origin} overlaps another leaf or tile"));
         }
@@ -228,13 +230,14 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32>(
     Ok(tree)
 }
 
-impl<'de, T, const L2: u32, const L1: u32, const L0: u32> Deserialize<'de> for Tree<T, L2, L1, L0>
+impl<'de, T, const L2: u32, const L1: u32, const L0: u32, const D: bool> Deserialize<'de>
+    for Tree<T, L2, L1, L0, D>
 where
     T: Value + Deserialize<'de>,
 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+    fn deserialize<De: Deserializer<'de>>(d: De) -> Result<Self, De::Error> {
         let repr = TreeRepr::<T>::deserialize(d)?;
-        build(repr).map_err(D::Error::custom)
+        build(repr).map_err(De::Error::custom)
     }
 }
 

@@ -10,10 +10,16 @@ use crate::root::RootNode;
 use crate::{Coord, CoordBBox, Value};
 
 /// The lower internal node of a tree configuration: `2^L1` leaves per axis.
-pub type LowerNode<T, const L1: u32 = 4, const L0: u32 = 3> = InternalNode<LeafNode<T, L0>, L1>;
+pub type LowerNode<T, const L1: u32 = 4, const L0: u32 = 3, const D: bool = false> =
+    InternalNode<LeafNode<T, L0, D>, L1>;
 /// The upper internal node of a tree configuration: `2^L2` lower nodes per axis.
-pub type UpperNode<T, const L2: u32 = 5, const L1: u32 = 4, const L0: u32 = 3> =
-    InternalNode<LowerNode<T, L1, L0>, L2>;
+pub type UpperNode<
+    T,
+    const L2: u32 = 5,
+    const L1: u32 = 4,
+    const L0: u32 = 3,
+    const D: bool = false,
+> = InternalNode<LowerNode<T, L1, L0, D>, L2>;
 
 /// A sparse volume of `T` values over the whole `i32³` index space: a root table of
 /// upper internal nodes (`2^L2` slots per axis), lower internal nodes (`2^L1`) and leaf
@@ -42,10 +48,41 @@ pub type UpperNode<T, const L2: u32 = 5, const L1: u32 = 4, const L0: u32 = 3> =
 /// t.set_value(Coord::new(-1, -1, -1), 2.0);
 /// assert_eq!(t.value_depth(Coord::new(-1, -1, -1)), 3);
 /// ```
+///
+/// Leaves choose their storage (dense, or packed active values) by themselves; the
+/// last parameter `D = true` pins every leaf to OpenVDB's dense layout instead
+/// ([`DenseTree`]), with identical results for every operation:
+///
+/// ```
+/// use sparsevdb_tree::{Coord, DenseTree, Node, Tree};
+/// let mut adaptive: Tree<f32> = Tree::new(0.0);
+/// let mut dense: DenseTree<f32> = DenseTree::with_background(0.0);
+/// for i in 0..100 {
+///     adaptive.set_value(Coord::new(i * 8, 0, 0), 1.0);
+///     dense.set_value(Coord::new(i * 8, 0, 0), 1.0);
+/// }
+/// assert!(adaptive.leaves().all(|l| !l.is_dense()));
+/// assert!(dense.leaves().all(|l| l.is_dense()));
+/// let leaf_bytes = |it: &mut dyn Iterator<Item = usize>| it.sum::<usize>();
+/// let a = leaf_bytes(&mut adaptive.leaves().map(|l| l.mem_usage()));
+/// let d = leaf_bytes(&mut dense.leaves().map(|l| l.mem_usage()));
+/// assert!(a * 10 < d, "{a} vs {d} bytes in leaves");
+/// assert_eq!(adaptive.active_voxel_count(), dense.active_voxel_count());
+/// ```
 #[derive(Clone, Debug)]
-pub struct Tree<T: Value, const L2: u32 = 5, const L1: u32 = 4, const L0: u32 = 3> {
-    pub(crate) root: RootNode<UpperNode<T, L2, L1, L0>>,
+pub struct Tree<
+    T: Value,
+    const L2: u32 = 5,
+    const L1: u32 = 4,
+    const L0: u32 = 3,
+    const D: bool = false,
+> {
+    pub(crate) root: RootNode<UpperNode<T, L2, L1, L0, D>>,
 }
+
+/// The standard 5-4-3 tree with every leaf pinned to the dense form (OpenVDB's
+/// layout): the baseline the adaptive [`Tree`] is measured against.
+pub type DenseTree<T> = Tree<T, 5, 4, 3, true>;
 
 impl<T: Value> Tree<T> {
     /// An empty 5-4-3 tree with the given background value (OpenVDB `FloatTree(bg)`).
@@ -61,13 +98,15 @@ impl<T: Value> Tree<T> {
     }
 }
 
-impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Default for Tree<T, L2, L1, L0> {
+impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Default
+    for Tree<T, L2, L1, L0, D>
+{
     fn default() -> Self {
         Self::with_background(T::default())
     }
 }
 
-impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> {
+impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<T, L2, L1, L0, D> {
     /// An empty tree of any configuration with the given background.
     ///
     /// ```
@@ -82,7 +121,7 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> 
     }
 
     /// The root node (read-only).
-    pub fn root(&self) -> &RootNode<UpperNode<T, L2, L1, L0>> {
+    pub fn root(&self) -> &RootNode<UpperNode<T, L2, L1, L0, D>> {
         &self.root
     }
 
@@ -424,7 +463,9 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32> Tree<T, L2, L1, L0> 
     }
 }
 
-impl<T: Value, const L2: u32, const L1: u32, const L0: u32> PartialEq for Tree<T, L2, L1, L0> {
+impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> PartialEq
+    for Tree<T, L2, L1, L0, D>
+{
     /// Two trees are equal when they have the same background and the same nodes,
     /// tiles, values and states (structural equality, like OpenVDB `hasSameTopology`
     /// plus values).

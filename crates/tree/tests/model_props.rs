@@ -543,8 +543,8 @@ fn apply_point_model<T: TestValue>(m: &mut Model<T>, p: &Point<T>) {
     }
 }
 
-fn apply_point_tree<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
-    t: &mut Tree<T, L2, L1, L0>,
+fn apply_point_tree<T: TestValue, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &mut Tree<T, L2, L1, L0, D>,
     p: &Point<T>,
 ) {
     match *p {
@@ -563,10 +563,10 @@ fn same_probe<T: TestValue>(a: (T, bool), b: (T, bool)) -> bool {
 
 /// Builds the B side of a combination: a tree and its model from `s`'s operations
 /// (writes, fills and prunes only), checked against each other.
-fn build_b<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
+fn build_b<T: TestValue, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
     s: &Scenario<T>,
-) -> Result<(Tree<T, L2, L1, L0>, Model<T>), Fail> {
-    let mut t = Tree::<T, L2, L1, L0>::with_background(s.background);
+) -> Result<(Tree<T, L2, L1, L0, D>, Model<T>), Fail> {
+    let mut t = Tree::<T, L2, L1, L0, D>::with_background(s.background);
     let mut m = Model::for_config(s.background, L2, L1, L0);
     for op in &s.ops {
         match op {
@@ -595,8 +595,8 @@ fn build_b<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
 }
 
 /// Applies `op` to the tree and to the model; returns the coordinates worth probing.
-fn apply<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
-    t: &mut Tree<T, L2, L1, L0>,
+fn apply<T: TestValue, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &mut Tree<T, L2, L1, L0, D>,
     m: &mut Model<T>,
     op: &Op<T>,
     rng: &mut Rng,
@@ -762,8 +762,8 @@ fn box_probes(b: &CoordBBox, rng: &mut Rng) -> Vec<Coord> {
 
 /// Cheap evidence that a tree did not change: its nodes, every leaf's values and
 /// mask, its active items, its counts and its background (bit patterns).
-fn fingerprint<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
-    t: &Tree<T, L2, L1, L0>,
+fn fingerprint<T: TestValue, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<T, L2, L1, L0, D>,
 ) -> Vec<u64> {
     let mut out = Vec::new();
     for n in t.nodes() {
@@ -820,8 +820,8 @@ fn custom_extended<T: TestValue>(a: T, a_on: bool, b: T, b_on: bool) -> (T, bool
 /// Applies a combination op with a second tree built from its B scenario, checks that
 /// B is left unchanged (where it is borrowed), and updates the model. The topology
 /// ops and merge are structure-dependent in OpenVDB: the model gets both node sets.
-fn combine_op<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
-    t: &mut Tree<T, L2, L1, L0>,
+fn combine_op<T: TestValue, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &mut Tree<T, L2, L1, L0, D>,
     m: &mut Model<T>,
     op: &Op<T>,
     probes: &mut Vec<Coord>,
@@ -835,7 +835,7 @@ fn combine_op<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
         | Op::Merge(b) => b,
         _ => unreachable!("not a combination op"),
     };
-    let (bt, bm) = build_b::<T, L2, L1, L0>(bs)?;
+    let (bt, bm) = build_b::<T, L2, L1, L0, D>(bs)?;
     let b_before = fingerprint(&bt);
     let a_nodes = NodeSet::of_tree(t);
     let b_nodes = NodeSet::of_tree(&bt);
@@ -899,8 +899,8 @@ fn combine_op<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
 
 // ---- checking --------------------------------------------------------------------------
 
-fn compare_probes<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
-    t: &Tree<T, L2, L1, L0>,
+fn compare_probes<T: TestValue, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<T, L2, L1, L0, D>,
     m: &Model<T>,
     coords: &[Coord],
     what: &str,
@@ -966,8 +966,8 @@ struct Depth {
     validate: bool,
 }
 
-fn check<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
-    t: &Tree<T, L2, L1, L0>,
+fn check<T: TestValue, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<T, L2, L1, L0, D>,
     m: &Model<T>,
     probes: &[Coord],
     depth: Depth,
@@ -985,8 +985,8 @@ fn check<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
 
 /// Counts, bounding box and `iter_on` (sum of voxel counts, order, exact active set
 /// with values) against the model.
-fn check_whole<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
-    t: &Tree<T, L2, L1, L0>,
+fn check_whole<T: TestValue, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<T, L2, L1, L0, D>,
     m: &Model<T>,
 ) -> Result<(), Fail> {
     let count = t.active_voxel_count();
@@ -1066,8 +1066,8 @@ fn check_whole<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
 /// The tree's counters against its own iterators: `active_tile_count`,
 /// `active_leaf_voxel_count`, `leaf_count`, `non_leaf_count`, `eval_leaf_bbox`
 /// (every leaf holding an active voxel, whole, and every active tile).
-fn check_counters<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
-    t: &Tree<T, L2, L1, L0>,
+fn check_counters<T: TestValue, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<T, L2, L1, L0, D>,
 ) -> Result<(), Fail> {
     let (mut tiles, mut voxels) = (0u64, 0u64);
     let mut leaf_bbox: Option<CoordBBox> = None;
@@ -1112,8 +1112,8 @@ fn check_counters<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
 
 /// `value_depth` at each probe against the node sets: 3 in a leaf, 2 in a lower
 /// node's tile, 1 in an upper node's tile, 0 in a root tile, -1 elsewhere.
-fn check_value_depth<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
-    t: &Tree<T, L2, L1, L0>,
+fn check_value_depth<T: TestValue, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<T, L2, L1, L0, D>,
     probes: &[Coord],
 ) -> Result<(), Fail> {
     let nodes = NodeSet::of_tree(t);
@@ -1145,8 +1145,8 @@ fn check_value_depth<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
 
 /// `iter_off` against `inactive_voxel_count` / `inactive_leaf_voxel_count` (which,
 /// like OpenVDB's, leave out the root's background tiles) and against `iter_all`.
-fn check_off_counters<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
-    t: &Tree<T, L2, L1, L0>,
+fn check_off_counters<T: TestValue, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<T, L2, L1, L0, D>,
 ) -> Result<(), Fail> {
     let (mut sum, mut leaf_voxels, mut items) = (0u64, 0u64, 0usize);
     for item in t.iter_off() {
@@ -1182,8 +1182,8 @@ fn check_off_counters<T: TestValue, const L2: u32, const L1: u32, const L0: u32>
 /// Every value the tree stores (`iter_all`: leaf voxels, and tiles at their two
 /// corners and centre) against the model — inactive values far from any probe
 /// included.
-fn check_all_stored<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
-    t: &Tree<T, L2, L1, L0>,
+fn check_all_stored<T: TestValue, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<T, L2, L1, L0, D>,
     m: &Model<T>,
 ) -> Result<(), Fail> {
     for item in t.iter_all() {
@@ -1216,10 +1216,10 @@ fn check_all_stored<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
 }
 
 /// Runs one sequence on the `L2-L1-L0` tree.
-fn run<T: TestValue, const L2: u32, const L1: u32, const L0: u32>(
+fn run<T: TestValue, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
     s: &Scenario<T>,
 ) -> Result<(), Fail> {
-    let mut t = Tree::<T, L2, L1, L0>::with_background(s.background);
+    let mut t = Tree::<T, L2, L1, L0, D>::with_background(s.background);
     let mut m = Model::for_config(s.background, L2, L1, L0);
     let mut rng = Rng::new(s.seed);
     let mut touched: Vec<Coord> = Vec::new();
@@ -1335,16 +1335,19 @@ fn qc(sequences: u64) -> QuickCheck {
 type Prop<T> = fn(Scenario<T>) -> Result<(), Fail>;
 
 fn prop_f32_543(s: Scenario<f32>) -> Result<(), Fail> {
-    run::<f32, 5, 4, 3>(&s)
+    run::<f32, 5, 4, 3, false>(&s)
 }
 fn prop_f32_443(s: Scenario<f32>) -> Result<(), Fail> {
-    run::<f32, 4, 4, 3>(&s)
+    run::<f32, 4, 4, 3, false>(&s)
 }
 fn prop_i32_543(s: Scenario<i32>) -> Result<(), Fail> {
-    run::<i32, 5, 4, 3>(&s)
+    run::<i32, 5, 4, 3, false>(&s)
 }
 fn prop_i32_443(s: Scenario<i32>) -> Result<(), Fail> {
-    run::<i32, 4, 4, 3>(&s)
+    run::<i32, 4, 4, 3, false>(&s)
+}
+fn prop_f32_543_dense(s: Scenario<f32>) -> Result<(), Fail> {
+    run::<f32, 5, 4, 3, true>(&s)
 }
 
 #[test]
@@ -1360,6 +1363,13 @@ fn model_f32_443() {
 #[test]
 fn model_i32_543() {
     qc(150).quickcheck(prop_i32_543 as Prop<i32>);
+}
+
+/// The same properties with every leaf pinned dense (`DenseTree`, the report's
+/// baseline form).
+#[test]
+fn model_f32_543_dense() {
+    qc(150).quickcheck(prop_f32_543_dense as Prop<f32>);
 }
 
 #[test]

@@ -325,8 +325,8 @@ impl NodeSet {
     }
 
     /// Reads the node set of `tree` through its public node iterator.
-    pub fn of_tree<T: Value, const L2: u32, const L1: u32, const L0: u32>(
-        tree: &Tree<T, L2, L1, L0>,
+    pub fn of_tree<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+        tree: &Tree<T, L2, L1, L0, D>,
     ) -> Self {
         let mut s = NodeSet::default();
         for n in tree.nodes() {
