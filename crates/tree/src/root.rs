@@ -570,8 +570,21 @@ impl<C: Node> RootNode<C> {
         } else {
             (self.index.capacity() * 8 / 7).next_power_of_two()
         };
+        // hashbrown's layout: the buckets, then one control byte per bucket plus one
+        // probe group (16 bytes with SSE2, 8 otherwise).
+        let group = if cfg!(all(
+            target_feature = "sse2",
+            any(target_arch = "x86", target_arch = "x86_64"),
+            not(miri)
+        )) {
+            16
+        } else {
+            8
+        };
+        let control = if buckets == 0 { 0 } else { buckets + group };
         core::mem::size_of::<Self>()
-            + buckets * (core::mem::size_of::<(Coord, u32)>() + 1)
+            + buckets * core::mem::size_of::<(Coord, u32)>()
+            + control
             + self.entries.capacity() * core::mem::size_of::<RootEntry<C>>()
             + self.children_iter().map(|c| c.mem_usage()).sum::<usize>()
     }

@@ -1,0 +1,133 @@
+//! `Tree::mem_usage()` against a counting global allocator: for trees whose leaves
+//! are packed, dense, pinned dense, or mixed with tiles, the bytes the tree reports
+//! must be the bytes it holds on the heap (plus its own inline size).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use sparsevdb_tree::{Coord, CoordBBox, DenseTree, Tree};
+
+/// Live bytes requested through the allocator by the current thread (requested
+/// sizes, not the allocator's rounding; per thread so that the test harness's own
+/// allocations on other threads do not count).
+struct Counting;
+
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+}
+
+fn add(n: usize, sign: isize) {
+    // `try_with`: the slot may be gone while the thread exits.
+    let _ = LIVE.try_with(|l| l.set(l.get() + sign * n as isize));
+}
+
+// SAFETY: every method forwards to `System` with the caller's layout and only adds
+// bookkeeping.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        add(l.size(), 1);
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        add(l.size(), 1);
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        add(l.size(), -1);
+        // SAFETY: forwarded unchanged.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        add(new, 1);
+        add(l.size(), -1);
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Heap bytes `make` leaves behind in the tree it returns, and the tree.
+fn measured<T>(make: impl FnOnce() -> T) -> (usize, T) {
+    let before = LIVE.with(Cell::get);
+    let t = make();
+    ((LIVE.with(Cell::get) - before) as usize, t)
+}
+
+fn lcg(s: &mut u64) -> u64 {
+    *s = s
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    *s >> 33
+}
+
+fn sparse<const D: bool>() -> Tree<f32, 5, 4, 3, D> {
+    let mut t = Tree::with_background(0.0);
+    let mut s = 7u64;
+    for _ in 0..3000 {
+        let c = Coord::new(
+            (lcg(&mut s) % 700) as i32 - 350,
+            (lcg(&mut s) % 700) as i32,
+            (lcg(&mut s) % 90) as i32,
+        );
+        t.set_value(c, (lcg(&mut s) % 100) as f32);
+    }
+    t
+}
+
+fn mixed<const D: bool>() -> Tree<f32, 5, 4, 3, D> {
+    let mut t = sparse::<D>();
+    t.fill(
+        &CoordBBox::new(Coord::new(0, 0, 0), Coord::new(300, 200, 40)),
+        2.0,
+        true,
+    );
+    t.set_value_off(Coord::new(1, 1, 1), 5.0);
+    for i in 0..400 {
+        t.set_value(Coord::new(i, 3, 500), i as f32);
+    }
+    t.prune(0.0);
+    t
+}
+
+fn check<const D: bool>(what: &str, make: impl FnOnce() -> Tree<f32, 5, 4, 3, D>) {
+    let (heap, t) = measured(make);
+    let inline = core::mem::size_of::<Tree<f32, 5, 4, 3, D>>();
+    assert_eq!(
+        t.mem_usage(),
+        heap + inline,
+        "{what}: mem_usage vs allocator ({} leaves, {} dense)",
+        t.leaf_count(),
+        t.leaves().filter(|l| l.is_dense()).count()
+    );
+}
+
+#[test]
+fn packed_leaves() {
+    check("sparse adaptive", sparse::<false>);
+}
+
+#[test]
+fn dense_only_leaves() {
+    check("sparse dense-only", sparse::<true>);
+}
+
+#[test]
+fn mixed_forms_and_tiles() {
+    check("mixed adaptive", mixed::<false>);
+    check("mixed dense-only", mixed::<true>);
+}
+
+#[test]
+fn after_compaction() {
+    check("compacted", || {
+        let mut t = mixed::<false>();
+        t.leaves_mut().for_each(|l| l.compact());
+        t
+    });
+    let _ = DenseTree::<f32>::default();
+}
