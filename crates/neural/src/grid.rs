@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sparsevdb_tree::{Coord, CoordBBox, LeafNode, Node, Tree};
+use sparsevdb_tree::{Coord, CoordBBox, LeafNode, LeafStorage, Node, Tree};
 
 use crate::tiles::{block_at, coord, for_each_leaf_slot, Block, Tiles};
 
@@ -417,25 +417,36 @@ impl WeightGrid {
             let lc = geom.lc;
             for tile in geom.iter() {
                 match block_at(&acc, tile.leaf) {
-                    Some(Block::Leaf(leaf)) => {
-                        let vals = leaf.values();
-                        let mask = leaf.value_mask();
-                        let all_on = mask.is_all_on();
-                        for i in 0..tile.rows_in {
-                            let dst =
-                                &mut out[(tile.row0 + i) * cols + tile.col0..][..tile.cols_in];
-                            let base = i << lc;
-                            if all_on {
-                                dst.copy_from_slice(&vals[base..base + tile.cols_in]);
-                            } else {
-                                for (j, d) in dst.iter_mut().enumerate() {
-                                    if mask.is_on(base + j) {
-                                        *d = vals[base + j];
+                    Some(Block::Leaf(leaf)) => match leaf.storage() {
+                        LeafStorage::Dense(vals) => {
+                            let mask = leaf.value_mask();
+                            let all_on = mask.is_all_on();
+                            for i in 0..tile.rows_in {
+                                let dst =
+                                    &mut out[(tile.row0 + i) * cols + tile.col0..][..tile.cols_in];
+                                let base = i << lc;
+                                if all_on {
+                                    dst.copy_from_slice(&vals[base..base + tile.cols_in]);
+                                } else {
+                                    for (j, d) in dst.iter_mut().enumerate() {
+                                        if mask.is_on(base + j) {
+                                            *d = vals[base + j];
+                                        }
                                     }
                                 }
                             }
                         }
-                    }
+                        // A packed leaf: its active values in order, no dense copy.
+                        storage => {
+                            let tcm = geom.tile_cols() - 1;
+                            crate::spmv::for_each_on(leaf, storage, |n, w| {
+                                let (i, j) = (n >> lc, n & tcm);
+                                if i < tile.rows_in && j < tile.cols_in {
+                                    out[(tile.row0 + i) * cols + tile.col0 + j] = w;
+                                }
+                            });
+                        }
+                    },
                     Some(Block::Tile(v)) => {
                         for i in 0..tile.rows_in {
                             out[(tile.row0 + i) * cols + tile.col0..][..tile.cols_in].fill(v);

@@ -4,9 +4,12 @@
 //! For a tiled tensor each leaf holds one 2-D tile, so a leaf contributes to
 //! `tile rows` entries of `y` from `tile cols` entries of `x`. A full leaf
 //! (every voxel active) is multiplied as a dense row-major block, a sparse
-//! leaf voxel by voxel through its active mask, and a constant tile as
-//! `value · Σx`. Sums are in f32, in leaf order, so results differ from a
-//! row-major dense product by rounding only.
+//! leaf voxel by voxel through its active mask (a packed leaf's active values
+//! read in order from their slice, zipped with the mask's on bits: no dense
+//! copy), and a constant tile as `value · Σx`. Sums are in f32, in leaf order,
+//! so results differ from a row-major dense product by rounding only.
+
+use sparsevdb_tree::{LeafNode, LeafStorage};
 
 use crate::dense::check_len;
 use crate::error::Result;
@@ -40,20 +43,19 @@ impl WeightGrid {
             let xs = &x[tile.col0..tile.col0 + tile.cols_in];
             let ys = &mut y[tile.row0..tile.row0 + tile.rows_in];
             match block_at(&acc, tile.leaf) {
-                Some(Block::Leaf(leaf)) => {
-                    if tile.full && leaf.value_mask().is_all_on() {
-                        for (yi, row) in ys.iter_mut().zip(leaf.values().chunks_exact(tc)) {
+                Some(Block::Leaf(leaf)) => match leaf.storage() {
+                    LeafStorage::Dense(vals) if tile.full && leaf.value_mask().is_all_on() => {
+                        for (yi, row) in ys.iter_mut().zip(vals.chunks_exact(tc)) {
                             *yi += dot(row, xs);
                         }
-                    } else {
-                        for (n, w) in leaf.iter_on() {
-                            let (i, j) = (n >> lc, n & tcm);
-                            if i < tile.rows_in && j < tile.cols_in {
-                                ys[i] += w * xs[j];
-                            }
-                        }
                     }
-                }
+                    storage => for_each_on(leaf, storage, |n, w| {
+                        let (i, j) = (n >> lc, n & tcm);
+                        if i < tile.rows_in && j < tile.cols_in {
+                            ys[i] += w * xs[j];
+                        }
+                    }),
+                },
                 Some(Block::Tile(v)) => {
                     let s: f32 = xs.iter().sum();
                     ys.iter_mut().for_each(|yi| *yi += v * s);
@@ -80,22 +82,21 @@ impl WeightGrid {
             let xs = &x[tile.row0..tile.row0 + tile.rows_in];
             let ys = &mut y[tile.col0..tile.col0 + tile.cols_in];
             match block_at(&acc, tile.leaf) {
-                Some(Block::Leaf(leaf)) => {
-                    if tile.full && leaf.value_mask().is_all_on() {
-                        for (&xi, row) in xs.iter().zip(leaf.values().chunks_exact(tc)) {
+                Some(Block::Leaf(leaf)) => match leaf.storage() {
+                    LeafStorage::Dense(vals) if tile.full && leaf.value_mask().is_all_on() => {
+                        for (&xi, row) in xs.iter().zip(vals.chunks_exact(tc)) {
                             for (yj, w) in ys.iter_mut().zip(row) {
                                 *yj += w * xi;
                             }
                         }
-                    } else {
-                        for (n, w) in leaf.iter_on() {
-                            let (i, j) = (n >> lc, n & tcm);
-                            if i < tile.rows_in && j < tile.cols_in {
-                                ys[j] += w * xs[i];
-                            }
-                        }
                     }
-                }
+                    storage => for_each_on(leaf, storage, |n, w| {
+                        let (i, j) = (n >> lc, n & tcm);
+                        if i < tile.rows_in && j < tile.cols_in {
+                            ys[j] += w * xs[i];
+                        }
+                    }),
+                },
                 Some(Block::Tile(v)) => {
                     let s: f32 = xs.iter().sum();
                     ys.iter_mut().for_each(|yj| *yj += v * s);
@@ -104,6 +105,24 @@ impl WeightGrid {
             }
         }
         Ok(y)
+    }
+}
+
+/// Calls `f(offset, value)` for every active voxel of `leaf` in offset order:
+/// a dense leaf indexed through its mask, a packed one by zipping the mask's on
+/// bits with its active values (no dense copy, no per-voxel rank lookup).
+#[inline]
+pub(crate) fn for_each_on(
+    leaf: &LeafNode<f32>,
+    storage: LeafStorage<'_, f32>,
+    mut f: impl FnMut(usize, f32),
+) {
+    let mask = leaf.value_mask();
+    match storage {
+        LeafStorage::Dense(vals) => mask.iter_on().for_each(|n| f(n, vals[n])),
+        LeafStorage::Packed { active, .. } => {
+            mask.iter_on().zip(active).for_each(|(n, &w)| f(n, w));
+        }
     }
 }
 
@@ -186,6 +205,65 @@ mod tests {
                     &dense.matvec_t(&xt).unwrap(),
                 );
             }
+        }
+    }
+
+    #[test]
+    fn packed_and_dense_leaves_give_the_same_bits() {
+        for tile in TileShape::all() {
+            let opts = PlanOptions {
+                tile: Some(tile),
+                ..Default::default()
+            };
+            let plan = LayoutPlan::from_tensors(&[TensorSpec::new("w", [70, 90])], &opts).unwrap();
+            let mut g = WeightGrid::new(plan.clone());
+            let w = values(70 * 90, 11);
+            g.store("w", &[70, 90], &w[..], SparsityRule::Sparsity(0.8))
+                .unwrap();
+            assert!(g.tree().leaves().any(|l| !l.is_dense()), "{tile:?}");
+            let mut d = g.clone();
+            d.tree.leaves_mut().for_each(|l| {
+                l.make_dense();
+            });
+            assert!(d.tree().leaves().all(|l| l.is_dense()));
+            let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+            let (x, xt) = (values(90, 12), values(70, 13));
+            assert_eq!(
+                bits(g.matvec("w", &x).unwrap()),
+                bits(d.matvec("w", &x).unwrap())
+            );
+            assert_eq!(
+                bits(g.matvec_t("w", &xt).unwrap()),
+                bits(d.matvec_t("w", &xt).unwrap())
+            );
+            let loaded = g.load("w").unwrap();
+            assert_eq!(
+                bits(loaded.data().to_vec()),
+                bits(d.load("w").unwrap().data().to_vec())
+            );
+            // Stored values come back bit-exact, the pruned ones as 0.
+            let cut = SparsityRule::Sparsity(0.8).cut(&w).unwrap();
+            let kept = loaded.data().iter().filter(|v| **v != 0.0).count();
+            assert!(kept > 0 && kept < w.len(), "{cut:?}");
+            for (a, b) in loaded.data().iter().zip(&w) {
+                assert!(*a == 0.0 || a.to_bits() == b.to_bits());
+            }
+            // A gradient step gives the same bits in either form.
+            let mut grad = WeightGrid::new(plan);
+            grad.store(
+                "w",
+                &[70, 90],
+                &values(70 * 90, 14)[..],
+                SparsityRule::Sparsity(0.5),
+            )
+            .unwrap();
+            g.apply_gradient(&grad, 0.25).unwrap();
+            d.apply_gradient(&grad, 0.25).unwrap();
+            assert_eq!(
+                bits(g.load("w").unwrap().data().to_vec()),
+                bits(d.load("w").unwrap().data().to_vec())
+            );
+            assert!(g.tree().leaves().any(|l| !l.is_dense()), "still packed");
         }
     }
 

@@ -2,7 +2,7 @@
 //! ([`WeightGrid::store_entries`]) and gradient steps
 //! ([`WeightGrid::apply_gradient`]).
 
-use sparsevdb_tree::CoordBBox;
+use sparsevdb_tree::{CoordBBox, LeafStorageMut};
 
 use crate::dtype::Dtype;
 use crate::error::{NeuralError, Result};
@@ -107,24 +107,23 @@ impl WeightGrid {
             if leaf.is_inactive() {
                 continue;
             }
-            let on: Vec<usize> = leaf.value_mask().iter_on().collect();
-            match block_at(&gacc, leaf.origin()) {
-                Some(Block::Leaf(g)) => {
-                    let gv = g.values();
-                    let vals = leaf.values_mut();
-                    for n in on {
-                        if g.is_on_at(n) {
-                            vals[n] -= lr * gv[n];
-                        }
+            let step: &dyn Fn(usize, &mut f32) = match block_at(&gacc, leaf.origin()) {
+                Some(Block::Leaf(g)) => &move |n, w| {
+                    if let (gv, true) = g.probe_at(n) {
+                        *w -= lr * gv;
                     }
+                },
+                Some(Block::Tile(gt)) => &move |_, w| *w -= lr * gt,
+                None => continue,
+            };
+            // Only the active values change (no state does), in either leaf form.
+            match leaf.storage_mut() {
+                LeafStorageMut::Dense { values, mask } => {
+                    mask.iter_on().for_each(|n| step(n, &mut values[n]));
                 }
-                Some(Block::Tile(gt)) => {
-                    let vals = leaf.values_mut();
-                    for n in on {
-                        vals[n] -= lr * gt;
-                    }
+                LeafStorageMut::Packed { active, mask } => {
+                    mask.iter_on().zip(active).for_each(|(n, w)| step(n, w));
                 }
-                None => {}
             }
         }
         if !tiles.is_empty() {

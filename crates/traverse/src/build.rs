@@ -8,15 +8,17 @@
 //!    their keys: gathering them by index afterwards cost a cache miss per pair). Both orders keep every leaf, lower node and upper node a contiguous
 //!    run, and the index keeps the pairs of one voxel in input order.
 //! 2. Each lower node's run is built on one thread: the node, its leaves, their
-//!    voxels written in input order (so the last write of a voxel wins, exactly like
-//!    calling `set_value` for every pair in order).
+//!    voxels gathered in input order (so the last write of a voxel wins, exactly like
+//!    calling `set_value` for every pair in order) into a stack buffer and a mask,
+//!    then stored in offset order (a packed leaf only appends; a leaf with more than
+//!    `PACKED_MAX` voxels is made dense once).
 //! 3. The lower nodes are attached to the tree serially (one root lookup each).
 //!
 //! Keys are `u64` when the pairs span fewer than `2^21` leaves along every axis
 //! (`2^24` voxels in the 5-4-3 tree) and `u128` otherwise.
 
 use rayon::prelude::*;
-use sparsevdb_tree::{Coord, LeafNode, LowerNode, Node, Tree, Value};
+use sparsevdb_tree::{Coord, LeafNode, LowerNode, Mask, Node, Tree, Value};
 
 /// The order in which [`bulk_build_with`] sorts the pairs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -222,10 +224,28 @@ where
             while i < run.len() {
                 let leaf_key = wide(run[i].0);
                 let leaf = lower.densify(LowerNode::<T, L1, L0>::coord_to_offset(run[i].2));
+                // The leaf's voxels, last write winning, gathered first ...
+                let mut vals = [background; 512];
+                let mut mask = Mask::<L0>::new(false);
                 while i < run.len() && wide(run[i].0) == leaf_key {
                     let (_, _, c, v) = run[i];
-                    leaf.set_at(LeafNode::<T, L0>::coord_to_offset(c), v, true);
+                    let n = LeafNode::<T, L0>::coord_to_offset(c);
+                    vals[n] = v;
+                    mask.set_on(n);
                     i += 1;
+                }
+                // ... then stored in offset order: a packed leaf appends each value;
+                // one that will be dense anyway is converted once.
+                if mask.count_on() > LeafNode::<T, L0>::PACKED_MAX {
+                    let dense = leaf.make_dense();
+                    for n in mask.iter_on() {
+                        dense[n] = vals[n];
+                    }
+                    leaf.value_mask_mut().union_with(&mask);
+                } else {
+                    for n in mask.iter_on() {
+                        leaf.set_at(n, vals[n], true);
+                    }
                 }
             }
             lower

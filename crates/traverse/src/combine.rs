@@ -13,11 +13,20 @@
 //! tile is first densified into a node of that tile's value and state and the two
 //! nodes are then combined — which gives the same values, states and structure as
 //! the tree's serial code (which combines a copy of `other`'s node with the tile).
+//!
+//! Leaves in either storage form: two dense leaves go through the element-wise
+//! kernels; two packed ones through a merge walk of their active values (the result
+//! packed, its shared inactive value `f(a.inactive, b.inactive)`); a packed leaf
+//! against an inactive tile stays packed; anything else goes voxel by voxel through
+//! stack buffers. The storage form of a result may differ from the serial code's;
+//! its values and states never do.
 //! The operators are pure functions of their operands, so the result is bit for bit
 //! the serial one whatever the number of threads (`tests/combine.rs` checks this).
 
 use rayon::prelude::*;
-use sparsevdb_tree::{Coord, LeafNode, LowerNode, Mask, Node, Tree, UpperNode, Value};
+use sparsevdb_tree::{
+    Coord, LeafNode, LeafStorage, LeafStorageMut, LowerNode, Mask, Node, Tree, UpperNode, Value,
+};
 
 use crate::kernels;
 use crate::Real;
@@ -40,6 +49,66 @@ pub(crate) trait PairOp<T: Value>: Sync {
     fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool);
 }
 
+/// Number of voxels of a leaf.
+const fn voxels<T: Value, const L0: u32>() -> usize {
+    <LeafNode<T, L0> as Node>::NUM_VALUES
+}
+
+/// Bitwise equality (a shared inactive value must keep its exact bits).
+#[inline]
+fn same_bits<T: Value>(a: T, b: T) -> bool {
+    bytemuck::bytes_of(&a) == bytemuck::bytes_of(&b)
+}
+
+/// A packed leaf at `origin` whose inactive voxels hold `inactive` and whose active
+/// voxels are `on` (offsets ascending, so every value is appended). It turns dense by
+/// itself past [`LeafNode::PACKED_MAX`] active voxels.
+fn packed_leaf<T: Value, const L0: u32>(
+    origin: Coord,
+    inactive: T,
+    on: impl Iterator<Item = (usize, T)>,
+) -> LeafNode<T, L0> {
+    let mut leaf = LeafNode::<T, L0>::new_filled(origin, inactive, false);
+    for (n, v) in on {
+        leaf.set_at(n, v, true);
+    }
+    leaf
+}
+
+/// Replaces the contents of `a` by every voxel's value `vals` and the mask `words`:
+/// packed when the inactive voxels share one value (bitwise) and few enough voxels
+/// are active (at most [`LeafNode::REPACK_AT`] for a dense `a`, the tree's
+/// hysteresis, [`LeafNode::PACKED_MAX`] for a packed one), dense otherwise.
+fn store_leaf<T: Value, const L0: u32>(a: &mut LeafNode<T, L0>, vals: &[T], words: &[u64]) {
+    let mask = Mask::<L0>::from_words(words).expect("leaf mask words");
+    let limit = if a.is_dense() {
+        LeafNode::<T, L0>::REPACK_AT
+    } else {
+        LeafNode::<T, L0>::PACKED_MAX
+    };
+    if mask.count_on() <= limit {
+        let mut off = mask.iter_off();
+        if let Some(first) = off.next() {
+            let inactive = vals[first];
+            if off.all(|n| same_bits(vals[n], inactive)) {
+                *a = packed_leaf(a.origin(), inactive, mask.iter_on().map(|n| (n, vals[n])));
+                return;
+            }
+        }
+    }
+    a.make_dense().copy_from_slice(&vals[..voxels::<T, L0>()]);
+    *a.value_mask_mut() = mask;
+}
+
+/// A leaf's mask words, copied (up to 8).
+#[inline]
+fn mask_words<T: Value, const L0: u32>(l: &LeafNode<T, L0>) -> [u64; 8] {
+    let mut words = [0u64; 8];
+    let w = l.value_mask().words();
+    words[..w.len()].copy_from_slice(w);
+    words
+}
+
 /// An extended operator `f(a, a_on, b, b_on) -> (value, active)`, voxel by voxel.
 struct Extended<F>(F);
 
@@ -50,8 +119,9 @@ impl<T: Value, F: Fn(T, bool, T, bool) -> (T, bool) + Sync> PairOp<T> for Extend
     }
 
     fn leaf_leaf<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: &LeafNode<T, L0>) {
-        let bm = b.value_mask().words();
-        let bv = b.values();
+        let mut bv = [T::default(); 512];
+        b.copy_values_to(&mut bv);
+        let bm = mask_words(b);
         self.each(a, |i, v, on| {
             (self.0)(v, on, bv[i], (bm[i >> 6] >> (i & 63)) & 1 != 0)
         });
@@ -63,29 +133,161 @@ impl<T: Value, F: Fn(T, bool, T, bool) -> (T, bool) + Sync> PairOp<T> for Extend
 }
 
 impl<F> Extended<F> {
-    /// Replaces every voxel `(v, on)` of `a` by `g(i, v, on)`.
+    /// Replaces every voxel `(v, on)` of `a` by `g(i, v, on)` (through stack buffers
+    /// of every voxel's value, whatever the leaf's form).
     #[inline]
     fn each<T: Value, const L0: u32>(
         &self,
         a: &mut LeafNode<T, L0>,
         mut g: impl FnMut(usize, T, bool) -> (T, bool),
     ) {
+        let n = voxels::<T, L0>();
+        let mut vals = [T::default(); 512];
+        a.copy_values_to(&mut vals);
+        let am = mask_words(a);
         let mut words = [0u64; 8];
-        let am = a.value_mask().clone();
-        let am = am.words();
-        for (i, v) in a.values_mut().iter_mut().enumerate() {
+        for (i, v) in vals[..n].iter_mut().enumerate() {
             let (r, on) = g(i, *v, (am[i >> 6] >> (i & 63)) & 1 != 0);
             *v = r;
             words[i >> 6] |= u64::from(on) << (i & 63);
         }
-        *a.value_mask_mut() = Mask::from_words(&words[..am.len()]).expect("leaf mask words");
+        let w = a.value_mask().words().len();
+        store_leaf(a, &vals[..n], &words[..w]);
+    }
+}
+
+/// A value operator `f(a, b)` whose result is active where either operand is (the
+/// simple `comp_*` operators and the scaled add), with its kernels.
+trait UnionOp<T: Value>: Sync {
+    /// `f(a, b)` for one pair.
+    fn value(&self, a: T, b: T) -> T;
+    /// `a[i] = f(a[i], b[i])`, every `i` (the same bits as [`value`](Self::value)).
+    fn zip(&self, a: &mut [T], b: &[T]);
+    /// `a[i] = f(a[i], b)`, every `i`.
+    fn with_const(&self, a: &mut [T], b: T);
+}
+
+/// Every voxel of `a` combined with the corresponding voxel of `b` by `op`, active
+/// where either is:
+/// - both dense: the element-wise kernel over the buffers, masks OR-ed;
+/// - both packed: a merge walk over the union of the masks, into a new packed leaf
+///   whose inactive voxels hold `f(a.inactive, b.inactive)` (what every voxel
+///   inactive in both becomes);
+/// - mixed: every voxel through stack buffers, then [`store_leaf`].
+fn union_leaf_leaf<T: Value, Op: UnionOp<T>, const L0: u32>(
+    op: &Op,
+    a: &mut LeafNode<T, L0>,
+    b: &LeafNode<T, L0>,
+) {
+    match (a.storage(), b.storage()) {
+        (LeafStorage::Dense(_), LeafStorage::Dense(bv)) => {
+            if let LeafStorageMut::Dense { values, .. } = a.storage_mut() {
+                op.zip(values, bv);
+            }
+            // `a` is dense: `value_mask_mut` converts nothing.
+            a.value_mask_mut().union_with(b.value_mask());
+        }
+        (
+            LeafStorage::Packed {
+                active: av,
+                inactive: ai,
+            },
+            LeafStorage::Packed {
+                active: bv,
+                inactive: bi,
+            },
+        ) => {
+            let (am, bm) = (a.value_mask(), b.value_mask());
+            let mut union = am.clone();
+            union.union_with(bm);
+            let (mut i, mut j) = (0, 0);
+            let on = union.iter_on().map(|n| {
+                let x = if am.is_on(n) {
+                    i += 1;
+                    av[i - 1]
+                } else {
+                    ai
+                };
+                let y = if bm.is_on(n) {
+                    j += 1;
+                    bv[j - 1]
+                } else {
+                    bi
+                };
+                (n, op.value(x, y))
+            });
+            let leaf = packed_leaf(a.origin(), op.value(ai, bi), on);
+            *a = leaf;
+        }
+        _ => {
+            let n = voxels::<T, L0>();
+            let (mut x, mut y) = ([T::default(); 512], [T::default(); 512]);
+            a.copy_values_to(&mut x);
+            b.copy_values_to(&mut y);
+            op.zip(&mut x[..n], &y[..n]);
+            let mut words = mask_words(a);
+            for (w, &bw) in words.iter_mut().zip(b.value_mask().words()) {
+                *w |= bw;
+            }
+            let w = b.value_mask().words().len();
+            store_leaf(a, &x[..n], &words[..w]);
+        }
+    }
+}
+
+/// Every voxel of `a` combined with the constant `b` by `op`, active where `a` is or
+/// everywhere when `b_on`. A packed `a` with an inactive `b` stays packed (its shared
+/// inactive value becomes `f(inactive, b)`); with an active `b` every voxel becomes
+/// active, so the leaf turns dense.
+fn union_leaf_tile<T: Value, Op: UnionOp<T>, const L0: u32>(
+    op: &Op,
+    a: &mut LeafNode<T, L0>,
+    b: T,
+    b_on: bool,
+) {
+    if let (LeafStorage::Packed { active, inactive }, false) = (a.storage(), b_on) {
+        let new_inactive = op.value(inactive, b);
+        if !same_bits(new_inactive, inactive) {
+            let on = a
+                .value_mask()
+                .iter_on()
+                .zip(active)
+                .map(|(n, &v)| (n, op.value(v, b)));
+            let leaf = packed_leaf(a.origin(), new_inactive, on);
+            *a = leaf;
+            return;
+        }
+        if let LeafStorageMut::Packed { active, .. } = a.storage_mut() {
+            op.with_const(active, b);
+        }
+        return;
+    }
+    op.with_const(a.make_dense(), b);
+    if b_on {
+        *a.value_mask_mut() = Mask::new(true);
     }
 }
 
 /// A value operator `f(a, b)`, the result active where either operand is (what
 /// `comp_sum`, `comp_max`, `comp_min`, `comp_mul` and `combine` use): values
-/// element-wise through [`kernels::zip_apply`], masks OR-ed word by word.
+/// element-wise through [`kernels::zip_apply`] / [`kernels::map`], masks OR-ed.
 struct Simple<F>(F);
+
+impl<T: Value, F: Fn(T, T) -> T + Sync> UnionOp<T> for Simple<F> {
+    #[inline]
+    fn value(&self, a: T, b: T) -> T {
+        (self.0)(a, b)
+    }
+
+    fn zip(&self, a: &mut [T], b: &[T]) {
+        kernels::zip_apply(a, b, &self.0);
+    }
+
+    fn with_const(&self, a: &mut [T], b: T) {
+        let f = &self.0;
+        kernels::map(a, &|v| f(v, b));
+    }
+}
 
 impl<T: Value, F: Fn(T, T) -> T + Sync> PairOp<T> for Simple<F> {
     #[inline]
@@ -94,23 +296,33 @@ impl<T: Value, F: Fn(T, T) -> T + Sync> PairOp<T> for Simple<F> {
     }
 
     fn leaf_leaf<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: &LeafNode<T, L0>) {
-        kernels::zip_apply(a.values_mut(), b.values(), &self.0);
-        a.value_mask_mut().union_with(b.value_mask());
+        union_leaf_leaf(self, a, b);
     }
 
     fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool) {
-        let all = [u64::MAX; 8];
-        let f = &self.0;
-        kernels::masked_map(a.values_mut(), &all, &|v| f(v, b));
-        if b_on {
-            *a.value_mask_mut() = Mask::new(true);
-        }
+        union_leaf_tile(self, a, b, b_on);
     }
 }
 
 /// `a + s·b` (multiply then add), the result active where either operand is: the
 /// dense leaf kernel is [`Real::scaled_add`].
 struct ScaledAdd<T>(T);
+
+impl<T: Real> UnionOp<T> for ScaledAdd<T> {
+    #[inline]
+    fn value(&self, a: T, b: T) -> T {
+        a + self.0 * b
+    }
+
+    fn zip(&self, a: &mut [T], b: &[T]) {
+        T::scaled_add(a, self.0, b);
+    }
+
+    fn with_const(&self, a: &mut [T], b: T) {
+        let sb = self.0 * b;
+        kernels::map(a, &|v| v + sb);
+    }
+}
 
 impl<T: Real> PairOp<T> for ScaledAdd<T> {
     #[inline]
@@ -119,17 +331,11 @@ impl<T: Real> PairOp<T> for ScaledAdd<T> {
     }
 
     fn leaf_leaf<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: &LeafNode<T, L0>) {
-        T::scaled_add(a.values_mut(), self.0, b.values());
-        a.value_mask_mut().union_with(b.value_mask());
+        union_leaf_leaf(self, a, b);
     }
 
     fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool) {
-        let all = [u64::MAX; 8];
-        let sb = self.0 * b;
-        kernels::masked_map(a.values_mut(), &all, &|v| v + sb);
-        if b_on {
-            *a.value_mask_mut() = Mask::new(true);
-        }
+        union_leaf_tile(self, a, b, b_on);
     }
 }
 
@@ -375,7 +581,8 @@ pub fn comp_min<T: Value, const L2: u32, const L1: u32, const L0: u32>(
 /// Parallel [`Tree::combine`]: `a = f(a, b)` for every pair of corresponding values,
 /// active where either is active, backgrounds combined (comp semantics; see
 /// [`comp_sum`]). `f` must be a pure function: it runs on many threads, in no fixed
-/// order, possibly on more values than the serial version (never on fewer).
+/// order, possibly on more or on fewer values than the serial version (e.g. once for
+/// all the voxels that are inactive in two packed leaves, which share one value).
 ///
 /// ```
 /// use sparsevdb_tree::{Coord, Tree};

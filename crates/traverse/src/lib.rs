@@ -35,7 +35,8 @@
 //! ```
 //!
 //! `unsafe` lives only in `kernels/x86.rs` (the intrinsics) and in the dispatch
-//! calls of `kernels/mod.rs`; see `docs/decisions/0201-traverse-simd.md`.
+//! calls of `kernels/mod.rs`; see
+//! `docs/decisions/0201-traverse-simd-and-determinism.md`.
 
 mod build;
 mod combine;

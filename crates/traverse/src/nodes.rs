@@ -133,13 +133,16 @@ impl<'a, T: Value, const L0: u32> LeafManager<'a, T, L0> {
 ///
 /// ```
 /// use rayon::prelude::*;
-/// use sparsevdb_tree::{Coord, Tree};
+/// use sparsevdb_tree::{Coord, LeafStorageMut, Tree};
 /// use sparsevdb_traverse::LeafManagerMut;
 /// let mut t: Tree<f32> = Tree::new(0.0);
 /// t.set_value(Coord::new(1, 2, 3), 1.0);
 /// t.set_value(Coord::new(100, 2, 3), 2.0);
 /// let mut leaves = LeafManagerMut::new(&mut t);
-/// leaves.par_iter_mut().for_each(|l| l.values_mut().iter_mut().for_each(|v| *v *= 10.0));
+/// leaves.par_iter_mut().for_each(|l| match l.storage_mut() {
+///     LeafStorageMut::Packed { active, .. } => active.iter_mut().for_each(|v| *v *= 10.0),
+///     LeafStorageMut::Dense { values, mask } => mask.iter_on().for_each(|n| values[n] *= 10.0),
+/// });
 /// drop(leaves);
 /// assert_eq!(t.get_value(Coord::new(100, 2, 3)), 20.0);
 /// ```

@@ -3,15 +3,22 @@
 //!
 //! # Determinism
 //! The results do not depend on the number of threads. Each lower internal node is
-//! reduced on one thread — its leaves in slot order (each leaf by the canonical
-//! masked kernel of [`kernels`](crate::kernels)), then its active tiles in slot
+//! reduced on one thread — its leaves in slot order, then its active tiles in slot
 //! order — and the per-lower-node partial results are combined **left to right in
 //! tree order**; then the active tiles of the upper nodes (tree order) and of the
 //! root (key order) are added, in that order. Counts and histograms are exact
 //! integers. An active tile counts as `value × voxels it covers`.
+//!
+//! A leaf is summed as it is stored (decision 0201): a dense leaf by the canonical
+//! masked kernel of [`kernels`](crate::kernels) (voxel `i` in lane `i % 16`), a
+//! packed leaf by the contiguous kernel over its active values (the `j`-th active
+//! value in lane `j % 16`), with no mask and no gather. Both are fixed orders, so a
+//! given tree always gives the same bits; but a leaf's sum can differ in the last
+//! bits between its dense and packed forms (e.g. before and after
+//! [`LeafNode::compact`]). Min/max and histograms do not depend on the form.
 
 use rayon::prelude::*;
-use sparsevdb_tree::{LeafNode, LowerNode, Node, Tree, Value};
+use sparsevdb_tree::{LeafNode, LeafStorage, LowerNode, Node, Tree, Value};
 
 use crate::kernels;
 use crate::nodes::lower_nodes;
@@ -65,7 +72,10 @@ fn fold_lower<T: Value, R, const L1: u32, const L0: u32>(
     let mut acc = identity;
     for (i, l) in kids.iter().enumerate() {
         if let Some(next) = kids.get(i + PREFETCH_AHEAD) {
-            kernels::prefetch(next.values());
+            match next.storage() {
+                LeafStorage::Dense(values) => kernels::prefetch(values),
+                LeafStorage::Packed { active, .. } => kernels::prefetch(active),
+            }
         }
         acc = leaf(acc, l);
     }
@@ -106,24 +116,33 @@ pub fn active_count<T: Value, const L2: u32, const L1: u32, const L0: u32>(
     )
 }
 
-/// A sum over the active values with `per_leaf` and `tile_term`.
+/// Calls `f` on every active value of a leaf, in offset order (a packed leaf's
+/// active values are read straight from their slice).
+#[inline]
+fn for_each_active<T: Value, const L0: u32>(l: &LeafNode<T, L0>, mut f: impl FnMut(T)) {
+    match l.storage() {
+        LeafStorage::Dense(values) => l.value_mask().iter_on().for_each(|n| f(values[n])),
+        LeafStorage::Packed { active, .. } => active.iter().for_each(|&v| f(v)),
+    }
+}
+
+/// A sum over the active values: `dense(values, mask words)` for a dense leaf,
+/// `packed(active)` for a packed one, `tile_term` for tiles.
 fn sum_with<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
     tree: &Tree<T, L2, L1, L0>,
-    per_leaf: impl Fn(&[T], &[u64]) -> f64 + Sync,
+    dense: impl Fn(&[T], &[u64]) -> f64 + Sync,
+    packed: impl Fn(&[T]) -> f64 + Sync,
     tile_term: impl Fn(T) -> f64 + Sync,
 ) -> f64 {
     let tile = |a: f64, v: T, n: u64| a + tile_term(v) * n as f64;
+    let leaf = |l: &LeafNode<T, L0>| match l.storage() {
+        LeafStorage::Dense(values) => dense(values, l.value_mask().words()),
+        LeafStorage::Packed { active, .. } => packed(active),
+    };
     fold_tree(
         tree,
         0.0f64,
-        |lower| {
-            fold_lower(
-                lower,
-                0.0,
-                |a, l| a + per_leaf(l.values(), l.value_mask().words()),
-                tile,
-            )
-        },
+        |lower| fold_lower(lower, 0.0, |a, l| a + leaf(l), tile),
         |a, b| a + b,
         tile,
     )
@@ -144,7 +163,7 @@ fn sum_with<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
 pub fn sum<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
     tree: &Tree<T, L2, L1, L0>,
 ) -> f64 {
-    sum_with(tree, T::masked_sum, T::to_f64)
+    sum_with(tree, T::masked_sum, T::slice_sum, T::to_f64)
 }
 
 /// L1 norm of the active values: `Σ |v|` in `f64` (tiles weighted by their voxels).
@@ -159,7 +178,9 @@ pub fn sum<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
 pub fn l1_norm<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
     tree: &Tree<T, L2, L1, L0>,
 ) -> f64 {
-    sum_with(tree, T::masked_abs_sum, |v| v.to_f64().abs())
+    sum_with(tree, T::masked_abs_sum, T::slice_abs_sum, |v| {
+        v.to_f64().abs()
+    })
 }
 
 /// L2 norm of the active values: `sqrt(Σ v²)` in `f64` (tiles weighted by their
@@ -175,7 +196,7 @@ pub fn l1_norm<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
 pub fn l2_norm<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
     tree: &Tree<T, L2, L1, L0>,
 ) -> f64 {
-    sum_with(tree, T::masked_sq_sum, |v| {
+    sum_with(tree, T::masked_sq_sum, T::slice_sq_sum, |v| {
         let x = v.to_f64();
         x * x
     })
@@ -225,7 +246,10 @@ pub fn min_max<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
             fold_lower(
                 lower,
                 None,
-                |a, l| l.iter_on().fold(a, |a, (_, v)| with_value(a, v)),
+                |mut a, l| {
+                    for_each_active(l, |v| a = with_value(a, v));
+                    a
+                },
                 tile,
             )
         },
@@ -357,9 +381,7 @@ pub fn histogram<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
                 lower,
                 Histogram::empty(lo, hi, bins),
                 |mut h, l| {
-                    for (_, v) in l.iter_on() {
-                        h.add(v.to_f64(), 1);
-                    }
+                    for_each_active(l, |v| h.add(v.to_f64(), 1));
                     h
                 },
                 tile,

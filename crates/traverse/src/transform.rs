@@ -3,9 +3,15 @@
 //! Each lower internal node (its active tiles and its leaves) is handled on one
 //! thread; the root's and the upper nodes' tiles first, serially. The results are the
 //! same for any number of threads (every value is transformed independently).
+//!
+//! Leaves keep their storage form: a packed leaf's active values are one
+//! contiguous slice, transformed in place; a dense leaf's through its mask. Only
+//! [`deactivate_below`] can turn a packed leaf dense (a deactivated voxel keeps
+//! its value, which a packed leaf can only hold if it equals the shared inactive
+//! value).
 
 use rayon::prelude::*;
-use sparsevdb_tree::{LowerNode, Mask, Tree, Value};
+use sparsevdb_tree::{LeafNode, LeafStorage, LeafStorageMut, LowerNode, Mask, Tree, Value};
 
 use crate::kernels;
 use crate::nodes::lower_nodes_mut;
@@ -53,7 +59,7 @@ fn active_lower_tiles<T: Value, const L1: u32, const L0: u32>(
 fn transform<T, const L2: u32, const L1: u32, const L0: u32>(
     tree: &mut Tree<T, L2, L1, L0>,
     tile: impl Fn(T) -> (T, bool) + Sync,
-    leaf: impl Fn(&mut sparsevdb_tree::LeafNode<T, L0>) + Sync,
+    leaf: impl Fn(&mut LeafNode<T, L0>) + Sync,
 ) where
     T: Value,
 {
@@ -88,19 +94,25 @@ where
     transform(
         tree,
         |v| (f(v), true),
-        |leaf| {
-            let mask = leaf.value_mask().clone();
-            let values = leaf.values_mut();
-            for n in mask.iter_on() {
-                values[n] = f(values[n]);
+        |leaf| match leaf.storage_mut() {
+            LeafStorageMut::Dense { values, mask } => {
+                for n in mask.iter_on() {
+                    values[n] = f(values[n]);
+                }
+            }
+            LeafStorageMut::Packed { active, .. } => {
+                for v in active {
+                    *v = f(*v);
+                }
             }
         },
     );
 }
 
 /// `v = f(v)` for every active value of a float tree, with the leaf loop vectorised
-/// ([`kernels::masked_map`]): `f` is also evaluated on inactive voxels (the result
-/// discarded), so it must be pure and must not panic.
+/// ([`kernels::map`] over a packed leaf's active values, [`kernels::masked_map`]
+/// over a dense leaf): `f` is also evaluated on the inactive voxels of dense leaves
+/// (the result discarded), so it must be pure and must not panic.
 fn map_pure<T, F, const L2: u32, const L1: u32, const L0: u32>(tree: &mut Tree<T, L2, L1, L0>, f: F)
 where
     T: Real,
@@ -109,9 +121,11 @@ where
     transform(
         tree,
         |v| (f(v), true),
-        |leaf| {
-            let mask = leaf.value_mask().clone();
-            kernels::masked_map(leaf.values_mut(), mask.words(), &f);
+        |leaf| match leaf.storage_mut() {
+            LeafStorageMut::Dense { values, mask } => {
+                kernels::masked_map(values, mask.words(), &f);
+            }
+            LeafStorageMut::Packed { active, .. } => kernels::map(active, &f),
         },
     );
 }
@@ -165,7 +179,10 @@ pub fn clamp<T: Real, const L2: u32, const L1: u32, const L0: u32>(
 /// is kept); active tiles likewise. With `prune`, nodes left without any active value
 /// are then pruned in parallel like [`Tree::prune_inactive`] (they become inactive
 /// background tiles, and the values they held are dropped). NaN is never below `t`.
-/// The leaf kernel is [`Real::mask_below`] (SIMD for `f32`).
+/// The dense-leaf kernel is [`Real::mask_below`] (SIMD for `f32`); a packed leaf's
+/// active values are compared one by one and the voxels turned off with
+/// [`LeafNode::set_active_at`], which keeps their values (so the leaf turns dense
+/// unless they equal its shared inactive value).
 ///
 /// ```
 /// use sparsevdb_tree::{Coord, Tree};
@@ -191,15 +208,40 @@ pub fn deactivate_below<T: Real, const L2: u32, const L1: u32, const L0: u32>(
             let below = v.abs() < t;
             (v, !below)
         },
-        |leaf| {
-            let mut words = [0u64; 8];
-            let n = leaf.value_mask().words().len();
-            words[..n].copy_from_slice(leaf.value_mask().words());
-            T::mask_below(leaf.values(), t, &mut words[..n]);
-            *leaf.value_mask_mut() = Mask::from_words(&words[..n]).expect("leaf mask words");
-        },
+        |leaf| deactivate_leaf_below(leaf, t),
     );
     if prune {
         prune_inactive(tree);
+    }
+}
+
+/// Turns off the active voxels of `leaf` with `|v| < t`, keeping their values.
+fn deactivate_leaf_below<T: Real, const L0: u32>(leaf: &mut LeafNode<T, L0>, t: T) {
+    match leaf.storage() {
+        LeafStorage::Dense(values) => {
+            let mut words = [0u64; 8];
+            let old = leaf.value_mask().words();
+            let n = old.len();
+            words[..n].copy_from_slice(old);
+            T::mask_below(values, t, &mut words[..n]);
+            if words[..n] != *old {
+                // The leaf is dense: `value_mask_mut` converts nothing.
+                *leaf.value_mask_mut() = Mask::from_words(&words[..n]).expect("leaf mask words");
+            }
+        }
+        LeafStorage::Packed { active, .. } => {
+            // At most PACKED_MAX (< 512) active values.
+            let mut below = [0u16; 512];
+            let mut k = 0;
+            for (n, &v) in leaf.value_mask().iter_on().zip(active) {
+                if v.abs() < t {
+                    below[k] = n as u16;
+                    k += 1;
+                }
+            }
+            for &n in &below[..k] {
+                leaf.set_active_at(usize::from(n), false);
+            }
+        }
     }
 }

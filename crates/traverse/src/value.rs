@@ -19,6 +19,7 @@ use crate::kernels;
 /// use sparsevdb_traverse::ToF64;
 /// assert_eq!(3i32.to_f64(), 3.0);
 /// assert_eq!(<f32 as ToF64>::masked_sum(&[1.0; 64], &[0b101]), 2.0);
+/// assert_eq!(<f32 as ToF64>::slice_sum(&[1.0, 2.5]), 3.5);
 /// ```
 pub trait ToF64: Value {
     /// The value as `f64` (exact for every implementor except `i64`/`u64` beyond 2^53).
@@ -40,6 +41,28 @@ pub trait ToF64: Value {
     #[inline]
     fn masked_sq_sum(values: &[Self], mask: &[u64]) -> f64 {
         kernels::portable::masked_reduce(values, mask, |v: Self| {
+            let x = v.to_f64();
+            x * x
+        })
+    }
+
+    /// Sum, in `f64`, of every value of `values` (a packed leaf's active values), in
+    /// the canonical lane order of [`kernels::portable::reduce`].
+    #[inline]
+    fn slice_sum(values: &[Self]) -> f64 {
+        kernels::portable::reduce(values, |v: Self| v.to_f64())
+    }
+
+    /// Sum, in `f64`, of `|v|` over `values`.
+    #[inline]
+    fn slice_abs_sum(values: &[Self]) -> f64 {
+        kernels::portable::reduce(values, |v: Self| v.to_f64().abs())
+    }
+
+    /// Sum, in `f64`, of `v²` over `values`.
+    #[inline]
+    fn slice_sq_sum(values: &[Self]) -> f64 {
+        kernels::portable::reduce(values, |v: Self| {
             let x = v.to_f64();
             x * x
         })
@@ -84,6 +107,21 @@ impl ToF64 for f32 {
     #[inline]
     fn masked_sq_sum(values: &[f32], mask: &[u64]) -> f64 {
         kernels::masked_sq_sum_f32(values, mask)
+    }
+
+    #[inline]
+    fn slice_sum(values: &[f32]) -> f64 {
+        kernels::sum_f32(values)
+    }
+
+    #[inline]
+    fn slice_abs_sum(values: &[f32]) -> f64 {
+        kernels::abs_sum_f32(values)
+    }
+
+    #[inline]
+    fn slice_sq_sum(values: &[f32]) -> f64 {
+        kernels::sq_sum_f32(values)
     }
 }
 

@@ -154,3 +154,65 @@ fn other_configuration() {
     sparsevdb_traverse::comp_sum(&mut got, &b);
     assert!(same_bits(&got, &want));
 }
+
+#[test]
+fn every_pair_of_leaf_forms_matches_serial() {
+    // Dense-dense, packed-packed and mixed leaf pairs, packed leaves against tiles.
+    type Pair = (
+        fn(&mut Tree<f32>, &Tree<f32>),
+        fn(&mut Tree<f32>, &Tree<f32>),
+    );
+    let ops: [Pair; 6] = [
+        (|x, y| x.comp_sum(y), sparsevdb_traverse::comp_sum),
+        (|x, y| x.comp_max(y), sparsevdb_traverse::comp_max),
+        (
+            |x, y| x.combine(y, |p, q| p * 0.5 - q),
+            |x, y| sparsevdb_traverse::combine(x, y, |p, q| p * 0.5 - q),
+        ),
+        (
+            |x, y| x.combine(y, |w, g| w - 0.1 * g),
+            |x, y| sparsevdb_traverse::apply_gradient(x, y, 0.1),
+        ),
+        (
+            |x, y| x.combine_extended(y, |a, a_on, b, b_on| (a + b, a_on && b_on)),
+            |x, y| {
+                sparsevdb_traverse::combine_extended(x, y, |a, a_on, b, b_on| (a + b, a_on && b_on))
+            },
+        ),
+        (
+            |x, y| x.combine_extended(y, |a, a_on, b, b_on| (a - 0.25 * b, a_on || b_on)),
+            |x, y| {
+                sparsevdb_traverse::combine_extended(x, y, |a, a_on, b, b_on| {
+                    (a - 0.25 * b, a_on || b_on)
+                })
+            },
+        ),
+    ];
+    for sa in 0..3 {
+        for sb in 0..3 {
+            for (bg_a, bg_b) in [(0.0, 0.0), (1.0, -0.0), (0.0, 2.0)] {
+                let ta = support::forms_tree(sa, bg_a);
+                let mut tb = support::forms_tree(sb, bg_b);
+                // Leaves of `a` facing tiles of `b`, active and inactive.
+                tb.fill(
+                    &sparsevdb_tree::CoordBBox::new(Coord::new(0, 0, 0), Coord::new(15, 7, 7)),
+                    3.0,
+                    sb % 2 == 0,
+                );
+                for (k, (serial, parallel)) in ops.iter().enumerate() {
+                    for (x, y) in [(&ta, &tb), (&tb, &ta)] {
+                        let mut want = x.clone();
+                        serial(&mut want, y);
+                        let mut got = x.clone();
+                        parallel(&mut got, y);
+                        assert!(got.validate().is_ok(), "op {k} seeds {sa} {sb}");
+                        assert!(
+                            same_bits(&got, &want),
+                            "op {k} seeds {sa} {sb} bg {bg_a} {bg_b}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -125,7 +125,46 @@ fn leaf_managers_visit_every_leaf_in_order() {
     assert_eq!(m.par_iter().map(|l| l.active_count()).sum::<usize>(), 500);
     let mut mm = sparsevdb_traverse::LeafManagerMut::new(&mut t);
     assert_eq!(mm.len(), origins.len());
-    mm.par_iter_mut().for_each(|l| l.values_mut()[0] = 7.0);
+    mm.par_iter_mut().for_each(|l| l.set_value_only_at(0, 7.0));
     drop(mm);
-    assert!(t.leaves().all(|l| l.values()[0] == 7.0));
+    assert!(t.leaves().all(|l| l.value_at(0) == 7.0));
+}
+
+#[test]
+fn reductions_on_every_leaf_form() {
+    for seed in 0..3 {
+        let t = support::forms_tree(seed, 0.5);
+        let want = with_threads(1, || all(&t));
+        for n in THREADS {
+            assert_eq!(with_threads(n, || all(&t)), want);
+        }
+        let mut sums = Vec::new();
+        for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
+            kernels::set_max_isa(Some(isa));
+            sums.push(all(&t));
+        }
+        kernels::set_max_isa(None);
+        assert!(sums.windows(2).all(|w| w[0] == w[1]));
+        // The model: per leaf, the values in storage order, lane j % 16.
+        let mut s = 0.0f64;
+        for leaf in t.leaves() {
+            let vals: Vec<f32> = leaf.iter_on().map(|(_, v)| v).collect();
+            s += match leaf.storage() {
+                sparsevdb_tree::LeafStorage::Packed { .. } => {
+                    kernels::portable::reduce(&vals, f64::from)
+                }
+                sparsevdb_tree::LeafStorage::Dense(v) => {
+                    kernels::portable::masked_reduce(v, leaf.value_mask().words(), f64::from)
+                }
+            };
+        }
+        assert_eq!(sparsevdb_traverse::sum(&t).to_bits(), s.to_bits());
+        // Min/max and the histogram do not depend on the form.
+        let mut dense = t.clone();
+        dense.leaves_mut().for_each(|l| {
+            l.make_dense();
+        });
+        let (a, b) = (all(&t), all(&dense));
+        assert_eq!((a.0, a.4, &a.5), (b.0, b.4, &b.5));
+    }
 }

@@ -156,3 +156,51 @@ fn voxelize_matches_serial() {
         assert!(got.validate().is_ok() && same_bits(&got, &want));
     }
 }
+
+#[test]
+fn transforms_on_every_leaf_form_match_serial() {
+    for seed in 0..3 {
+        for bg in [0.0f32, 1.5] {
+            let t = support::forms_tree(seed, bg);
+            let forms: Vec<bool> = t.leaves().map(|l| l.is_dense()).collect();
+            assert!(forms.contains(&true) && forms.contains(&false));
+            let mut got = t.clone();
+            sparsevdb_traverse::scale(&mut got, -0.5);
+            assert!(same_bits(&got, &serial_map(&t, |v| (-0.5 * v, true))));
+            assert_eq!(
+                got.leaves().map(|l| l.is_dense()).collect::<Vec<_>>(),
+                forms,
+                "scale keeps the forms"
+            );
+            let mut got = t.clone();
+            sparsevdb_traverse::map(&mut got, |v| v + 1.0);
+            assert!(same_bits(&got, &serial_map(&t, |v| (v + 1.0, true))));
+            for thr in [0.0f32, 1.0, 2.5, 10.0] {
+                let mut got = t.clone();
+                sparsevdb_traverse::deactivate_below(&mut got, thr, false);
+                assert!(got.validate().is_ok());
+                let want = serial_map(&t, |v| (v, v.is_nan() || v.abs() >= thr));
+                assert!(same_bits(&got, &want), "seed {seed} bg {bg} t {thr}");
+            }
+        }
+    }
+}
+
+#[test]
+fn deactivating_the_shared_value_keeps_a_leaf_packed() {
+    let mut t: Tree<f32> = Tree::new(0.0);
+    t.set_value(Coord::new(0, 0, 0), 0.0);
+    t.set_value(Coord::new(0, 0, 1), 5.0);
+    sparsevdb_traverse::deactivate_below(&mut t, 1.0, false);
+    let leaf = t.leaves().next().unwrap();
+    assert!(!leaf.is_dense(), "the deactivated value is the shared one");
+    assert_eq!(t.probe_value(Coord::new(0, 0, 0)), (0.0, false));
+    t.set_value(Coord::new(0, 0, 2), 0.5);
+    sparsevdb_traverse::deactivate_below(&mut t, 1.0, false);
+    assert_eq!(
+        t.probe_value(Coord::new(0, 0, 2)),
+        (0.5, false),
+        "value kept"
+    );
+    assert_eq!(t.probe_value(Coord::new(0, 0, 1)), (5.0, true));
+}

@@ -15,7 +15,10 @@
 //!   pairwise ([`portable::combine_lanes`]); AVX-512 holds the lanes in two 8-wide
 //!   registers with write masks, AVX2 in four 4-wide ones, the portable code in an
 //!   array. `f32 → f64` is exact and so is the square of an `f32` in `f64`.
-//! - the element-wise kernels ([`scaled_add_f32`], [`zip_apply`], [`masked_map`])
+//! - the contiguous reductions ([`sum_f32`], [`abs_sum_f32`], [`sq_sum_f32`]: a
+//!   packed leaf's active values, no mask) use the same lanes with value `j` of the
+//!   slice in lane `j % 16` ([`portable::reduce`]);
+//! - the element-wise kernels ([`scaled_add_f32`], [`zip_apply`], [`map`], [`masked_map`])
 //!   do one IEEE operation per element in the same order, never fused.
 //! - [`mask_below_f32`] compares (`|v| < t`, ordered) exactly.
 //!
@@ -265,6 +268,98 @@ pub fn masked_sq_sum_f32_with(isa: Isa, values: &[f32], mask: &[u64]) -> f64 {
     masked_reduce_f32_with::<OP_SQ>(isa, values, mask)
 }
 
+#[inline]
+fn reduce_f32_with<const OP: u8>(isa: Isa, values: &[f32]) -> f64 {
+    let isa = isa.min(detected());
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    match isa {
+        // SAFETY: `detected()` found AVX-512 F/VL/DQ/BW (isa <= detected); the kernel
+        // reads only inside `values` (and a local copy of its tail).
+        Isa::Avx512 => return unsafe { x86::reduce_avx512::<OP>(values) },
+        // SAFETY: `detected()` found AVX2; same bounds.
+        Isa::Avx2 => return unsafe { x86::reduce_avx2::<OP>(values) },
+        Isa::Portable => {}
+    }
+    let _ = isa;
+    match OP {
+        OP_ABS => portable::reduce(values, |v: f32| f64::from(v).abs()),
+        OP_SQ => portable::reduce(values, |v: f32| {
+            let x = f64::from(v);
+            x * x
+        }),
+        _ => portable::reduce(values, f64::from),
+    }
+}
+
+/// Sum in `f64` of every value of a contiguous slice (a packed leaf's active
+/// values), with the [`active`] instruction set: value `j` goes to lane `j % 16`
+/// (see [`portable::reduce`]), so a slice of `64·w` values gives the bits of
+/// [`masked_sum_f32`] with every bit of `w` mask words on.
+///
+/// ```
+/// let v: Vec<f32> = (0..100).map(|i| i as f32).collect();
+/// assert_eq!(sparsevdb_traverse::kernels::sum_f32(&v), 4950.0);
+/// ```
+#[inline]
+pub fn sum_f32(values: &[f32]) -> f64 {
+    reduce_f32_with::<OP_SUM>(active(), values)
+}
+
+/// [`sum_f32`] with a given instruction set (capped at [`detected`]).
+///
+/// ```
+/// use sparsevdb_traverse::kernels::{sum_f32_with, Isa};
+/// assert_eq!(sum_f32_with(Isa::Avx2, &[2.0; 37]), 74.0);
+/// ```
+#[inline]
+pub fn sum_f32_with(isa: Isa, values: &[f32]) -> f64 {
+    reduce_f32_with::<OP_SUM>(isa, values)
+}
+
+/// Sum in `f64` of `|v|` over a contiguous slice (canonical lane order, as
+/// [`sum_f32`]).
+///
+/// ```
+/// assert_eq!(sparsevdb_traverse::kernels::abs_sum_f32(&[-1.0, 2.0, -3.0]), 6.0);
+/// ```
+#[inline]
+pub fn abs_sum_f32(values: &[f32]) -> f64 {
+    reduce_f32_with::<OP_ABS>(active(), values)
+}
+
+/// [`abs_sum_f32`] with a given instruction set.
+///
+/// ```
+/// use sparsevdb_traverse::kernels::{abs_sum_f32_with, Isa};
+/// assert_eq!(abs_sum_f32_with(Isa::Portable, &[-2.0; 3]), 6.0);
+/// ```
+#[inline]
+pub fn abs_sum_f32_with(isa: Isa, values: &[f32]) -> f64 {
+    reduce_f32_with::<OP_ABS>(isa, values)
+}
+
+/// Sum in `f64` of `v²` over a contiguous slice (canonical lane order, as
+/// [`sum_f32`]).
+///
+/// ```
+/// assert_eq!(sparsevdb_traverse::kernels::sq_sum_f32(&[3.0, -4.0]), 25.0);
+/// ```
+#[inline]
+pub fn sq_sum_f32(values: &[f32]) -> f64 {
+    reduce_f32_with::<OP_SQ>(active(), values)
+}
+
+/// [`sq_sum_f32`] with a given instruction set.
+///
+/// ```
+/// use sparsevdb_traverse::kernels::{sq_sum_f32_with, Isa};
+/// assert_eq!(sq_sum_f32_with(Isa::Avx512, &[2.0; 5]), 20.0);
+/// ```
+#[inline]
+pub fn sq_sum_f32_with(isa: Isa, values: &[f32]) -> f64 {
+    reduce_f32_with::<OP_SQ>(isa, values)
+}
+
 /// `y[i] = y[i] + a * x[i]` (the dense-leaf axpy), with the [`active`] instruction set.
 ///
 /// # Panics
@@ -387,6 +482,42 @@ pub fn zip_apply_with<T: Copy, F: Fn(T, T) -> T>(isa: Isa, a: &mut [T], b: &[T],
     portable::zip_apply(a, b, f);
 }
 
+/// `a[i] = f(a[i])` for every `i` (a packed leaf's active values), compiled for the
+/// [`active`] instruction set.
+///
+/// ```
+/// let mut a = [2.0f32; 37];
+/// sparsevdb_traverse::kernels::map(&mut a, &|x| x * 10.0);
+/// assert!(a.iter().all(|&v| v == 20.0));
+/// ```
+#[inline]
+pub fn map<T: Copy, F: Fn(T) -> T>(a: &mut [T], f: &F) {
+    map_with(active(), a, f);
+}
+
+/// [`map`] with a given instruction set.
+///
+/// ```
+/// use sparsevdb_traverse::kernels::{map_with, Isa};
+/// let mut a = [1i32; 4];
+/// map_with(Isa::Portable, &mut a, &|x| x + 1);
+/// assert_eq!(a, [2; 4]);
+/// ```
+#[inline]
+pub fn map_with<T: Copy, F: Fn(T) -> T>(isa: Isa, a: &mut [T], f: &F) {
+    let isa = isa.min(detected());
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    match isa {
+        // SAFETY: the AVX-512 features it enables were detected.
+        Isa::Avx512 => return unsafe { x86::map_avx512(a, f) },
+        // SAFETY: AVX2 was detected.
+        Isa::Avx2 => return unsafe { x86::map_avx2(a, f) },
+        Isa::Portable => {}
+    }
+    let _ = isa;
+    portable::map(a, f);
+}
+
 /// `a[i] = f(a[i])` where bit `i` of `mask` is on, compiled for the [`active`]
 /// instruction set. `f` may also be evaluated on the inactive values (its result is
 /// discarded), so it must be a pure function that never panics.
@@ -489,6 +620,46 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn contiguous_reductions_agree_bit_for_bit() {
+        let rounds = if cfg!(miri) { 4 } else { 200 };
+        for seed in 0..rounds {
+            let (v, _) = buffer(seed, 8);
+            // Every length from 0 to 512 shows up (partial last blocks included).
+            let len = (seed as usize * 37) % 513;
+            let v = &v[..len];
+            let want = [
+                portable::reduce(v, f64::from),
+                portable::reduce(v, |x: f32| f64::from(x).abs()),
+                portable::reduce(v, |x: f32| f64::from(x) * f64::from(x)),
+            ];
+            for isa in isas() {
+                let got = [
+                    sum_f32_with(isa, v),
+                    abs_sum_f32_with(isa, v),
+                    sq_sum_f32_with(isa, v),
+                ];
+                for (g, w) in got.iter().zip(&want) {
+                    assert!(
+                        g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                        "{isa:?} seed {seed} len {len}: {g} vs {w}"
+                    );
+                }
+                let mut m = v.to_vec();
+                map_with(isa, &mut m, &|a: f32| a * 3.0 - 1.0);
+                assert!(m.iter().zip(v).all(|(a, b)| {
+                    let w = *b * 3.0 - 1.0;
+                    a.to_bits() == w.to_bits() || (a.is_nan() && w.is_nan())
+                }));
+            }
+            // A full slice equals the masked reduction with every bit on.
+            let (full, _) = buffer(seed + 7, 8);
+            let all = [u64::MAX; 8];
+            let (a, b) = (sum_f32(&full), masked_sum_f32(&full, &all));
+            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
         }
     }
 

@@ -57,6 +57,47 @@ pub fn masked_reduce<T: Copy>(values: &[T], mask: &[u64], f: impl Fn(T) -> f64) 
     combine_lanes(acc)
 }
 
+/// The canonical contiguous reduction (a packed leaf's active values): `f(values[j])`
+/// is added to accumulator lane `j % 16` in ascending `j`; the lanes are then
+/// combined by [`combine_lanes`]. This is [`masked_reduce`] of the same values with
+/// every mask bit on (value `j` of the slice plays the role of voxel `j`).
+///
+/// ```
+/// use sparsevdb_traverse::kernels::portable::{masked_reduce, reduce};
+/// let v: Vec<f32> = (0..100).map(|i| i as f32 * 0.1).collect();
+/// let all = [u64::MAX; 2];
+/// assert_eq!(reduce(&v, f64::from).to_bits(), masked_reduce(&v, &all, f64::from).to_bits());
+/// ```
+#[inline]
+pub fn reduce<T: Copy>(values: &[T], f: impl Fn(T) -> f64) -> f64 {
+    let mut acc = [0.0f64; LANES];
+    let mut blocks = values.chunks_exact(LANES);
+    for block in &mut blocks {
+        for (a, &v) in acc.iter_mut().zip(block) {
+            *a += f(v);
+        }
+    }
+    for (a, &v) in acc.iter_mut().zip(blocks.remainder()) {
+        *a += f(v);
+    }
+    combine_lanes(acc)
+}
+
+/// `a[i] = f(a[i])` for every `i`.
+///
+/// ```
+/// use sparsevdb_traverse::kernels::portable::map;
+/// let mut a = [1.0f32, 2.0, 3.0];
+/// map(&mut a, &|x| x * 2.0);
+/// assert_eq!(a, [2.0, 4.0, 6.0]);
+/// ```
+#[inline(always)]
+pub fn map<T: Copy, F: Fn(T) -> T>(a: &mut [T], f: &F) {
+    for x in a.iter_mut() {
+        *x = f(*x);
+    }
+}
+
 /// `y[i] = y[i] + a * x[i]` (multiply then add, never fused).
 ///
 /// ```

@@ -62,6 +62,52 @@ pub(super) unsafe fn masked_reduce_avx512<const OP: u8>(values: &[f32], mask: &[
     finish8(s)
 }
 
+/// The canonical contiguous reduction of `values` (see `portable::reduce`) with
+/// AVX-512: each 16-value block adds to two 8-lane accumulators, lanes `0..8` and
+/// `8..16`; the last partial block is read from a zero-padded copy (adding `+0.0`
+/// to an accumulator that starts at `+0.0` equals skipping: it can never hold
+/// `-0.0`).
+///
+/// # Safety
+/// The CPU must support `avx512f`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn reduce_avx512<const OP: u8>(values: &[f32]) -> f64 {
+    let full = values.len() / 16 * 16;
+    let mut tail = [0.0f32; 16];
+    tail[..values.len() - full].copy_from_slice(&values[full..]);
+    let blocks = full / 16 + usize::from(full < values.len());
+    let mut lo = _mm512_setzero_pd();
+    let mut hi = _mm512_setzero_pd();
+    for b in 0..blocks {
+        let p = if b * 16 < full {
+            // SAFETY: b * 16 + 16 <= full <= values.len(): in bounds.
+            unsafe { values.as_ptr().add(b * 16) }
+        } else {
+            tail.as_ptr()
+        };
+        // SAFETY: `p` points at 16 readable floats (inside `values` or `tail`).
+        let v = unsafe { _mm512_loadu_ps(p) };
+        let mut a = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        let mut c = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+            _mm512_castps_pd(v),
+        )));
+        if OP == OP_ABS {
+            a = _mm512_abs_pd(a);
+            c = _mm512_abs_pd(c);
+        } else if OP == OP_SQ {
+            a = _mm512_mul_pd(a, a);
+            c = _mm512_mul_pd(c, c);
+        }
+        lo = _mm512_add_pd(lo, a);
+        hi = _mm512_add_pd(hi, c);
+    }
+    let t = _mm512_add_pd(lo, hi);
+    let mut s = [0.0f64; 8];
+    // SAFETY: `s` holds exactly the 8 f64 that the store writes.
+    unsafe { _mm512_storeu_pd(s.as_mut_ptr(), t) };
+    finish8(s)
+}
+
 /// `y[i] = y[i] + a * x[i]` with AVX-512 (multiply, then add: never fused).
 ///
 /// # Safety
@@ -114,6 +160,15 @@ pub(super) unsafe fn mask_below_avx512(values: &[f32], t: f32, mask: &mut [u64])
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2")]
 pub(super) unsafe fn zip_apply_avx512<T: Copy, F: Fn(T, T) -> T>(a: &mut [T], b: &[T], f: &F) {
     portable::zip_apply(a, b, f);
+}
+
+/// `portable::map` compiled with AVX-512 enabled.
+///
+/// # Safety
+/// The CPU must support `avx512f`, `avx512vl`, `avx512dq`, `avx512bw` and `avx2`.
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2")]
+pub(super) unsafe fn map_avx512<T: Copy, F: Fn(T) -> T>(a: &mut [T], f: &F) {
+    portable::map(a, f);
 }
 
 /// `portable::masked_map` compiled with AVX-512 enabled.
@@ -179,6 +234,51 @@ pub(super) unsafe fn masked_reduce_avx2<const OP: u8>(values: &[f32], mask: &[u6
     (s[0] + s[2]) + (s[1] + s[3])
 }
 
+/// The canonical contiguous reduction with AVX2: four 4-lane `f64` accumulators
+/// (lanes `0..4`, `4..8`, `8..12`, `12..16`), the last partial block read from a
+/// zero-padded copy (see `reduce_avx512`).
+///
+/// # Safety
+/// The CPU must support `avx2`.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn reduce_avx2<const OP: u8>(values: &[f32]) -> f64 {
+    let full = values.len() / 16 * 16;
+    let mut tail = [0.0f32; 16];
+    tail[..values.len() - full].copy_from_slice(&values[full..]);
+    let blocks = full / 16 + usize::from(full < values.len());
+    let mut acc = [_mm256_setzero_pd(); 4];
+    for b in 0..blocks {
+        let p = if b * 16 < full {
+            // SAFETY: b * 16 + 16 <= full <= values.len(): in bounds.
+            unsafe { values.as_ptr().add(b * 16) }
+        } else {
+            tail.as_ptr()
+        };
+        for h in 0..2 {
+            // SAFETY: `p` points at 16 readable floats; 8 * h + 8 <= 16.
+            let v = unsafe { _mm256_loadu_ps(p.add(8 * h)) };
+            let mut a = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+            let mut c = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v));
+            if OP == OP_ABS {
+                let m = _mm256_set1_pd(-0.0);
+                a = _mm256_andnot_pd(m, a);
+                c = _mm256_andnot_pd(m, c);
+            } else if OP == OP_SQ {
+                a = _mm256_mul_pd(a, a);
+                c = _mm256_mul_pd(c, c);
+            }
+            acc[2 * h] = _mm256_add_pd(acc[2 * h], a);
+            acc[2 * h + 1] = _mm256_add_pd(acc[2 * h + 1], c);
+        }
+    }
+    // Lanes j and j + 8, then j and j + 4.
+    let t = _mm256_add_pd(_mm256_add_pd(acc[0], acc[2]), _mm256_add_pd(acc[1], acc[3]));
+    let mut s = [0.0f64; 4];
+    // SAFETY: `s` holds exactly the 4 f64 that the store writes.
+    unsafe { _mm256_storeu_pd(s.as_mut_ptr(), t) };
+    (s[0] + s[2]) + (s[1] + s[3])
+}
+
 /// `y[i] = y[i] + a * x[i]` with AVX2 (never fused).
 ///
 /// # Safety
@@ -231,6 +331,15 @@ pub(super) unsafe fn mask_below_avx2(values: &[f32], t: f32, mask: &mut [u64]) {
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn zip_apply_avx2<T: Copy, F: Fn(T, T) -> T>(a: &mut [T], b: &[T], f: &F) {
     portable::zip_apply(a, b, f);
+}
+
+/// `portable::map` compiled with AVX2 enabled.
+///
+/// # Safety
+/// The CPU must support `avx2`.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn map_avx2<T: Copy, F: Fn(T) -> T>(a: &mut [T], f: &F) {
+    portable::map(a, f);
 }
 
 /// `portable::masked_map` compiled with AVX2 enabled.

@@ -203,3 +203,46 @@ pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R 
 
 /// The thread counts the property tests try.
 pub const THREADS: [usize; 3] = [1, 2, 3];
+
+/// A tree whose leaves cover every storage form: packed leaves with 0 to 384 active
+/// voxels, dense ones past that or with differing inactive values, and some leaves
+/// forced dense (`make_dense`) or compacted. `seed` shifts the masks and values, so
+/// two seeds give overlapping leaves with different masks.
+pub fn forms_tree(seed: usize, background: f32) -> Tree<f32> {
+    let mut t = Tree::new(background);
+    let counts = [0usize, 1, 3, 64, 200, 300, 384, 385, 450, 512];
+    for (k, &count) in counts.iter().enumerate() {
+        let base = Coord::new(8 * k as i32, 0, 0);
+        // An inactive voxel with the background: the leaf exists, packed.
+        t.set_value_off(base, background);
+        for i in 0..count {
+            // 37 is prime to 512: distinct offsets.
+            let n = (i * 37 + seed * 101) % 512;
+            let c = Coord::new(
+                base.x + (n >> 6) as i32,
+                ((n >> 3) & 7) as i32,
+                (n & 7) as i32,
+            );
+            let v = match (i + seed) % 23 {
+                0 => -0.0,
+                1 => 2.5,
+                _ => (i as f32 * 0.37 + seed as f32).sin() * 4.0,
+            };
+            t.set_value(c, v);
+        }
+        if (k + seed) % 4 == 3 {
+            // An inactive value other than the background: dense.
+            t.set_value_off(Coord::new(base.x + 7, 7, 7), 9.0);
+        }
+    }
+    for (i, leaf) in t.leaves_mut().enumerate() {
+        match (i + seed) % 3 {
+            0 => leaf.compact(),
+            1 => {
+                leaf.make_dense();
+            }
+            _ => {}
+        }
+    }
+    t
+}
