@@ -107,7 +107,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
     fn probe_upper(&self, upper: &'a UpperNode<T, L2, L1, L0, D>, c: Coord) -> (T, bool) {
         let n = UpperNode::<T, L2, L1, L0, D>::coord_to_offset(c);
         match upper.child(n) {
-            None => (upper.tiles[n], upper.value_mask.is_on(n)),
+            None => (upper.tiles.get(n), upper.value_mask.is_on(n)),
             Some(lower) => {
                 self.lower_key.set(Some(c.mask(Self::LOWER_MASK)));
                 self.lower.set(Some(lower));
@@ -120,7 +120,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
     fn probe_lower(&self, lower: &'a LowerNode<T, L1, L0, D>, c: Coord) -> (T, bool) {
         let n = LowerNode::<T, L1, L0, D>::coord_to_offset(c);
         match lower.child(n) {
-            None => (lower.tiles[n], lower.value_mask.is_on(n)),
+            None => (lower.tiles.get(n), lower.value_mask.is_on(n)),
             Some(leaf) => {
                 self.leaf_key.set(Some(c.mask(Self::LEAF_MASK)));
                 self.leaf.set(Some(leaf));

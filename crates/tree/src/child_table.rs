@@ -1,13 +1,15 @@
 //! [`ChildTable`]: the children of one internal node, keyed by slot, in one of two
 //! representations chosen automatically — *sparse* (the children in slot order in a
-//! `Vec`, found through a `u16` position per slot: 2 bytes a slot instead of 8) while
-//! few slots hold a child, *dense* (one optional pointer per slot, as OpenVDB) past
-//! `NUM_VALUES / 8` children. Either way a lookup is two dependent loads. The child mask lives here too, so that the mask and the
+//! `Vec`, found by rank over the child mask: a `u16` count of the children before each
+//! 64-bit mask word plus a popcount within the word, 2 bytes per 64 slots) while few
+//! slots hold a child, *dense* (one optional pointer per slot, as OpenVDB) past
+//! `NUM_VALUES / 8` children. The child mask lives here too, so that the mask and the
 //! table can never disagree.
 //!
-//! A near-empty 32³ upper node costs a few KiB of child table instead of 256 KiB, and
-//! the children of a sparse node sit together in cache, which is what makes random
-//! reads fast (see `docs/decisions/0007-compact-child-tables.md`).
+//! A near-empty 32³ upper node costs 1 KiB of child table instead of 256 KiB, a 16³
+//! lower node 128 B instead of 32 KiB, and the children of a sparse node sit together
+//! in cache (see `docs/decisions/0007-compact-child-tables.md` and
+//! `docs/decisions/0010-compact-internal-tables.md`).
 
 use crate::mask::Mask;
 
@@ -20,10 +22,11 @@ pub(crate) struct ChildTable<C, const LOG2: u32> {
 
 #[derive(Clone, Debug)]
 enum Repr<C> {
-    /// `nodes` in slot order; `position[n]` = index in `nodes` of slot `n`'s child
-    /// (meaningful only where the mask is on).
+    /// `nodes` in slot order; `prefix[w]` = number of children in the slots of mask
+    /// words `0..w`, so slot `n`'s child is `nodes[prefix[n / 64] + popcount(bits of
+    /// word n / 64 below n)]`.
     Sparse {
-        position: Box<[u16]>,
+        prefix: Box<[u16]>,
         nodes: Vec<Box<C>>,
     },
     /// One entry per slot.
@@ -44,7 +47,7 @@ impl<C, const LOG2: u32> ChildTable<C, LOG2> {
         ChildTable {
             mask: Mask::new(false),
             repr: Repr::Sparse {
-                position: vec![0; Self::SLOTS].into_boxed_slice(),
+                prefix: vec![0; Mask::<LOG2>::WORD_COUNT].into_boxed_slice(),
                 nodes: Vec::new(),
             },
         }
@@ -70,33 +73,30 @@ impl<C, const LOG2: u32> ChildTable<C, LOG2> {
         matches!(self.repr, Repr::Dense(_))
     }
 
-    /// Number of children in slots below `n` (where slot `n`'s child goes in `nodes`).
-    fn rank(mask: &Mask<LOG2>, n: usize) -> usize {
-        let words = mask.words();
-        let w = n >> 6;
-        let below = words[w] & ((1u64 << (n & 63)) - 1);
-        words[..w]
-            .iter()
-            .map(|x| x.count_ones() as usize)
-            .sum::<usize>()
-            + below.count_ones() as usize
+    /// Index in `nodes` of slot `n`'s child, or where it would go: the children in the
+    /// slots below `n`. One mask word, one prefix entry, one popcount.
+    #[inline(always)]
+    fn rank(word: u64, prefix: &[u16], n: usize) -> usize {
+        let below = word & ((1u64 << (n & 63)) - 1);
+        prefix[n >> 6] as usize + below.count_ones() as usize
     }
 
-    /// Adds `delta` to the position of every child in a slot above `n`.
-    fn shift_positions(mask: &Mask<LOG2>, position: &mut [u16], n: usize, delta: i32) {
-        for m in mask.iter_on().skip_while(|&m| m <= n) {
-            position[m] = (position[m] as i32 + delta) as u16;
+    /// Adds `delta` to the prefix counts of the words after slot `n`'s.
+    fn shift_prefix(prefix: &mut [u16], n: usize, delta: i16) {
+        for p in &mut prefix[(n >> 6) + 1..] {
+            *p = p.wrapping_add_signed(delta);
         }
     }
 
     /// The child in slot `n`.
     #[inline(always)]
     pub(crate) fn get(&self, n: usize) -> Option<&C> {
-        if !self.mask.is_on(n) {
+        let word = self.mask.words()[n >> 6];
+        if word & (1u64 << (n & 63)) == 0 {
             return None;
         }
         match &self.repr {
-            Repr::Sparse { position, nodes } => Some(&nodes[position[n] as usize]),
+            Repr::Sparse { prefix, nodes } => Some(&nodes[Self::rank(word, prefix, n)]),
             Repr::Dense(t) => t[n].as_deref(),
         }
     }
@@ -104,11 +104,12 @@ impl<C, const LOG2: u32> ChildTable<C, LOG2> {
     /// The child in slot `n`, mutably.
     #[inline(always)]
     pub(crate) fn get_mut(&mut self, n: usize) -> Option<&mut C> {
-        if !self.mask.is_on(n) {
+        let word = self.mask.words()[n >> 6];
+        if word & (1u64 << (n & 63)) == 0 {
             return None;
         }
         match &mut self.repr {
-            Repr::Sparse { position, nodes } => Some(&mut nodes[position[n] as usize]),
+            Repr::Sparse { prefix, nodes } => Some(&mut nodes[Self::rank(word, prefix, n)]),
             Repr::Dense(t) => t[n].as_deref_mut(),
         }
     }
@@ -116,9 +117,10 @@ impl<C, const LOG2: u32> ChildTable<C, LOG2> {
     /// Puts `child` in slot `n`, returning the child it replaces.
     pub(crate) fn insert(&mut self, n: usize, child: Box<C>) -> Option<Box<C>> {
         if self.mask.is_on(n) {
+            let word = self.mask.words()[n >> 6];
             return Some(match &mut self.repr {
-                Repr::Sparse { position, nodes } => {
-                    core::mem::replace(&mut nodes[position[n] as usize], child)
+                Repr::Sparse { prefix, nodes } => {
+                    core::mem::replace(&mut nodes[Self::rank(word, prefix, n)], child)
                 }
                 Repr::Dense(t) => t[n].replace(child).expect("mask agrees with the table"),
             });
@@ -126,12 +128,11 @@ impl<C, const LOG2: u32> ChildTable<C, LOG2> {
         if !self.is_dense() && self.len() + 1 > Self::DENSE_THRESHOLD {
             self.make_dense();
         }
+        let word = self.mask.words()[n >> 6];
         match &mut self.repr {
-            Repr::Sparse { position, nodes } => {
-                let i = Self::rank(&self.mask, n);
-                nodes.insert(i, child);
-                Self::shift_positions(&self.mask, position, n, 1);
-                position[n] = i as u16;
+            Repr::Sparse { prefix, nodes } => {
+                nodes.insert(Self::rank(word, prefix, n), child);
+                Self::shift_prefix(prefix, n, 1);
             }
             Repr::Dense(t) => t[n] = Some(child),
         }
@@ -144,10 +145,11 @@ impl<C, const LOG2: u32> ChildTable<C, LOG2> {
         if !self.mask.is_on(n) {
             return None;
         }
+        let word = self.mask.words()[n >> 6];
         let child = match &mut self.repr {
-            Repr::Sparse { position, nodes } => {
-                Self::shift_positions(&self.mask, position, n, -1);
-                nodes.remove(position[n] as usize)
+            Repr::Sparse { prefix, nodes } => {
+                Self::shift_prefix(prefix, n, -1);
+                nodes.remove(Self::rank(word, prefix, n))
             }
             Repr::Dense(t) => t[n].take().expect("mask agrees with the table"),
         };
@@ -193,28 +195,39 @@ impl<C, const LOG2: u32> ChildTable<C, LOG2> {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.mask.heap_bytes()
             + match &self.repr {
-                Repr::Sparse { position, nodes } => {
-                    position.len() * core::mem::size_of::<u16>()
+                Repr::Sparse { prefix, nodes } => {
+                    prefix.len() * core::mem::size_of::<u16>()
                         + nodes.capacity() * core::mem::size_of::<Box<C>>()
                 }
                 Repr::Dense(t) => t.len() * core::mem::size_of::<Option<Box<C>>>(),
             }
     }
 
-    /// Checks that the mask, the positions and the table agree.
+    /// Checks that the mask, the prefix counts and the table agree.
     pub(crate) fn check(&self) -> Result<(), String> {
         match &self.repr {
-            Repr::Sparse { position, nodes } => {
+            Repr::Sparse { prefix, nodes } => {
                 if nodes.len() != self.mask.count_on() {
                     return Err("sparse child table and child mask disagree".into());
                 }
-                if let Some((i, n)) = self
-                    .mask
-                    .iter_on()
-                    .enumerate()
-                    .find(|&(i, n)| position[n] as usize != i)
-                {
-                    return Err(format!("child position of slot {n} is not {i}"));
+                if nodes.len() > Self::DENSE_THRESHOLD {
+                    return Err(format!(
+                        "sparse child table with {} children (threshold {})",
+                        nodes.len(),
+                        Self::DENSE_THRESHOLD
+                    ));
+                }
+                if prefix.len() != Mask::<LOG2>::WORD_COUNT {
+                    return Err("child prefix counts have the wrong length".into());
+                }
+                let mut before = 0usize;
+                for (w, (&p, word)) in prefix.iter().zip(self.mask.words()).enumerate() {
+                    if p as usize != before {
+                        return Err(format!(
+                            "child prefix count of word {w} is {p}, not {before}"
+                        ));
+                    }
+                    before += word.count_ones() as usize;
                 }
             }
             Repr::Dense(t) => {
@@ -259,5 +272,50 @@ mod tests {
             assert_eq!(listed, expected);
         }
         assert!(t.is_dense(), "more than 64 / 8 children at some point");
+    }
+
+    #[test]
+    fn sparse_form_by_rank_over_many_words() {
+        // 4096 slots, 64 mask words, threshold 512: stays sparse.
+        let mut t = ChildTable::<u32, 4>::new();
+        let mut plain: Vec<Option<u32>> = vec![None; 4096];
+        let mut s = 777u64;
+        let steps = if cfg!(miri) { 200 } else { 3000 };
+        for step in 0..steps {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            // Cluster the slots so that words fill up and empty again.
+            let n = ((s % 300) * 13 % 4096) as usize;
+            if s.is_multiple_of(4) {
+                assert_eq!(t.remove(n).map(|b| *b), plain[n].take());
+            } else {
+                assert_eq!(
+                    t.insert(n, Box::new(step)).map(|b| *b),
+                    plain[n].replace(step)
+                );
+            }
+            if step % 50 == 0 || cfg!(miri) {
+                t.check().unwrap();
+                for (k, p) in plain.iter().enumerate() {
+                    assert_eq!(t.get(k).copied(), *p);
+                }
+            }
+        }
+        t.check().unwrap();
+        assert!(!t.is_dense());
+        assert_eq!(
+            t.heap_bytes(),
+            64 * 8
+                + 64 * 2
+                + match &t.repr {
+                    Repr::Sparse { nodes, .. } => nodes.capacity() * 8,
+                    Repr::Dense(_) => unreachable!(),
+                },
+            "mask words, one u16 per word, the node pointers"
+        );
+        let listed: Vec<u32> = t.iter().copied().collect();
+        let expected: Vec<u32> = plain.iter().flatten().copied().collect();
+        assert_eq!(listed, expected);
     }
 }

@@ -170,7 +170,7 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
                 } else {
                     // A tile (active or not) becomes a branch with the other child's
                     // topology and the tile's value; an active tile activates it all.
-                    let (v, on) = (self.tiles[n], self.value_mask.is_on(n));
+                    let (v, on) = (self.tiles.get(n), self.value_mask.is_on(n));
                     let mut child = C::topology_copy(theirs, v);
                     if on {
                         child.set_values_on();
@@ -203,7 +203,7 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
                     // An active tile over a child: a branch with the child's topology,
                     // holding the tile's value.
                     Some(theirs) => {
-                        let child = C::topology_copy(theirs, self.tiles[n]);
+                        let child = C::topology_copy(theirs, self.tiles.get(n));
                         self.set_child(n, Box::new(child));
                     }
                     None if !their_on => self.value_mask.set_off(n),
@@ -230,7 +230,7 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
                     // An active tile over a child: densify (active) and descend.
                     Some(theirs) => {
                         let mut child =
-                            C::new_filled(self.offset_to_global(n), self.tiles[n], true);
+                            C::new_filled(self.offset_to_global(n), self.tiles.get(n), true);
                         child.topology_difference(theirs, background);
                         self.set_child(n, Box::new(child));
                     }
@@ -245,45 +245,51 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
     where
         F: FnMut(C::Value, bool, C::Value, bool) -> (C::Value, bool),
     {
-        for n in 0..Self::NUM_VALUES {
+        // Tile results go to a scratch copy of the table, stored back at the end in one
+        // piece (so that a uniform table stays uniform when most results agree).
+        let mut values = self.tiles.to_vec();
+        for (n, value) in values.iter_mut().enumerate() {
             match (self.children.get_mut(n), other.children.get(n)) {
                 (None, None) => {
                     let (r, on) = f(
-                        self.tiles[n],
+                        *value,
                         self.value_mask.is_on(n),
-                        other.tiles[n],
+                        other.tiles.get(n),
                         other.value_mask.is_on(n),
                     );
-                    self.tiles[n] = r;
+                    *value = r;
                     self.value_mask.set(n, on);
                 }
                 (Some(mine), None) => {
-                    mine.combine_tile(other.tiles[n], other.value_mask.is_on(n), f);
+                    mine.combine_tile(other.tiles.get(n), other.value_mask.is_on(n), f);
                 }
                 (None, Some(theirs)) => {
                     let child =
-                        combine_tile_into_clone(theirs, self.tiles[n], self.value_mask.is_on(n), f);
+                        combine_tile_into_clone(theirs, *value, self.value_mask.is_on(n), f);
                     self.set_child(n, child);
                 }
                 (Some(mine), Some(theirs)) => mine.combine_node(theirs, f),
             }
         }
+        self.tiles.assign(values, self.children.mask());
     }
 
     fn combine_tile<F>(&mut self, value: C::Value, active: bool, f: &mut F)
     where
         F: FnMut(C::Value, bool, C::Value, bool) -> (C::Value, bool),
     {
-        for n in 0..Self::NUM_VALUES {
+        let mut values = self.tiles.to_vec();
+        for (n, tile) in values.iter_mut().enumerate() {
             match self.children.get_mut(n) {
                 Some(child) => child.combine_tile(value, active, f),
                 None => {
-                    let (r, on) = f(self.tiles[n], self.value_mask.is_on(n), value, active);
-                    self.tiles[n] = r;
+                    let (r, on) = f(*tile, self.value_mask.is_on(n), value, active);
+                    *tile = r;
                     self.value_mask.set(n, on);
                 }
             }
         }
+        self.tiles.assign(values, self.children.mask());
     }
 
     fn merge_active_states(&mut self, mut other: Self, reset_old: C::Value, reset_new: C::Value) {
@@ -307,7 +313,7 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
         // Then their active tiles replace our children and inactive tiles.
         for n in other.value_mask.iter_on() {
             if self.value_mask.is_off(n) {
-                self.set_tile(n, other.tiles[n], true);
+                self.set_tile(n, other.tiles.get(n), true);
             }
         }
     }
@@ -319,7 +325,7 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
                 // if not, which is what OpenVDB's fill / setValue would do.
                 self.child_or_densify(n).replace_active(theirs);
             } else if other.value_mask.is_on(n) {
-                self.set_tile(n, other.tiles[n], true);
+                self.set_tile(n, other.tiles.get(n), true);
             }
         }
     }

@@ -2,17 +2,19 @@
 //! holding either a child node or a tile (a value and an active bit covering the
 //! child's whole region), OpenVDB `tree/InternalNode.h`.
 //!
-//! Representation: a child mask, a value (active) mask, a dense tile-value table and a
-//! [`ChildTable`](crate::child_table) of boxed children (sparse or dense, chosen by
-//! child count). Invariant: a slot with a child has its
-//! value-mask bit off and its child-mask bit on; a slot without one has both the tile
-//! value and the child-mask bit off.
+//! Representation: a value (active) mask, a [`TileTable`](crate::tile_table) of tile
+//! values (uniform with a few exceptions, or dense) and a
+//! [`ChildTable`](crate::child_table) holding the child mask and the boxed children
+//! (sparse or dense, chosen by child count). Invariant: a slot with a child has its
+//! value-mask bit off and its child-mask bit on, and its tile value is never read; a
+//! slot without one has its child-mask bit off.
 
 use crate::child_table::ChildTable;
 use crate::mask::Mask;
 use crate::node::{
     aligned_chunks, approx_equal_tol, lower_median, within_tolerance, Node, ValidationError,
 };
+use crate::tile_table::TileTable;
 use crate::{Coord, CoordBBox, Value};
 
 /// An internal node with `2^LOG2` slots per axis over children of type `C`.
@@ -34,7 +36,7 @@ use crate::{Coord, CoordBBox, Value};
 pub struct InternalNode<C: Node, const LOG2: u32> {
     pub(crate) origin: Coord,
     pub(crate) value_mask: Mask<LOG2>,
-    pub(crate) tiles: Box<[C::Value]>,
+    pub(crate) tiles: TileTable<C::Value, LOG2>,
     pub(crate) children: ChildTable<C, LOG2>,
 }
 
@@ -103,7 +105,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         if self.children.mask().is_on(n) {
             None
         } else {
-            Some((self.tiles[n], self.value_mask.is_on(n)))
+            Some((self.tiles.get(n), self.value_mask.is_on(n)))
         }
     }
 
@@ -122,7 +124,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     pub(crate) fn child_or_densify(&mut self, n: usize) -> &mut C {
         if !self.children.mask().is_on(n) {
             let origin = self.offset_to_global(n);
-            let child = C::new_filled(origin, self.tiles[n], self.value_mask.is_on(n));
+            let child = C::new_filled(origin, self.tiles.get(n), self.value_mask.is_on(n));
             self.set_child(n, Box::new(child));
         }
         self.children.get_mut(n).expect("child just ensured")
@@ -133,7 +135,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     pub(crate) fn set_child(&mut self, n: usize, child: Box<C>) {
         self.children.insert(n, child);
         self.value_mask.set_off(n);
-        self.tiles[n] = C::Value::default();
+        self.tiles.forget(n);
     }
 
     /// Makes slot `n` the tile `(v, active)`, dropping any child there.
@@ -150,7 +152,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     #[inline]
     pub fn set_tile(&mut self, n: usize, v: C::Value, active: bool) {
         self.children.remove(n);
-        self.tiles[n] = v;
+        self.tiles.set(n, v);
         self.value_mask.set(n, active);
     }
 
@@ -169,6 +171,13 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     fn fill_impl(&mut self, bbox: &CoordBBox, v: C::Value, active: bool, dense: bool) {
         let clipped = self.node_bbox().intersection(bbox);
         if clipped.is_empty() {
+            return;
+        }
+        if !dense && clipped == self.node_bbox() {
+            // Every slot becomes the tile: one whole-table fill.
+            self.children = ChildTable::new();
+            self.tiles.fill(v);
+            self.value_mask = Mask::new(active);
             return;
         }
         let (lo, hi) = (clipped.min(), clipped.max());
@@ -205,7 +214,11 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     /// ```
     pub fn constant_tile(&self, tol: C::Value) -> Option<(C::Value, bool)> {
         let state = self.tiles_constant()?;
-        if !within_tolerance(self.tiles.iter().copied(), tol) {
+        if let Some(v) = self.tiles.single_value() {
+            // Every tile bit-for-bit `v`: within any tolerance, and `v` is the median.
+            return Some((v, state));
+        }
+        if !within_tolerance(self.tiles.iter(), tol) {
             return None;
         }
         let mut scratch = self.tiles.to_vec();
@@ -229,11 +242,10 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     fn new_filled(origin: Coord, value: C::Value, active: bool) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::CHECK;
-        let n = Self::NUM_VALUES;
         InternalNode {
             origin: origin.mask(!Self::SELF_DIM_MASK),
             value_mask: Mask::new(active),
-            tiles: vec![value; n].into_boxed_slice(),
+            tiles: TileTable::new(value),
             children: ChildTable::new(),
         }
     }
@@ -248,7 +260,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         let n = Self::coord_to_offset(c);
         match self.children.get(n) {
             Some(child) => child.get_value(c),
-            None => self.tiles[n],
+            None => self.tiles.get(n),
         }
     }
 
@@ -266,7 +278,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         let n = Self::coord_to_offset(c);
         match self.children.get(n) {
             Some(child) => child.probe_value(c),
-            None => (self.tiles[n], self.value_mask.is_on(n)),
+            None => (self.tiles.get(n), self.value_mask.is_on(n)),
         }
     }
 
@@ -285,7 +297,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
             return child.set_value_on(c, v);
         }
         // A write into a tile densifies only if it changes the value or the state.
-        if self.value_mask.is_on(n) && self.tiles[n] == v {
+        if self.value_mask.is_on(n) && self.tiles.get(n) == v {
             return;
         }
         self.child_or_densify(n).set_value_on(c, v);
@@ -297,7 +309,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         if let Some(child) = self.children.get_mut(n) {
             return child.set_value_off(c, v);
         }
-        if !self.value_mask.is_on(n) && self.tiles[n] == v {
+        if !self.value_mask.is_on(n) && self.tiles.get(n) == v {
             return;
         }
         self.child_or_densify(n).set_value_off(c, v);
@@ -309,7 +321,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         if let Some(child) = self.children.get_mut(n) {
             return child.set_value_only(c, v);
         }
-        if self.tiles[n] == v {
+        if self.tiles.get(n) == v {
             return;
         }
         self.child_or_densify(n).set_value_only(c, v);
@@ -334,9 +346,10 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         }
         // OpenVDB applies the operator to a copy of the tile value and densifies when the
         // tile is inactive or the value changes; the voxel then gets the modified value.
-        let mut modified = self.tiles[n];
+        let tile = self.tiles.get(n);
+        let mut modified = tile;
         f(&mut modified);
-        if self.value_mask.is_on(n) && modified == self.tiles[n] {
+        if self.value_mask.is_on(n) && modified == tile {
             return;
         }
         self.child_or_densify(n).set_value_on(c, modified);
@@ -370,10 +383,13 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
             }
         }
         let state = self.tiles_constant()?;
-        let first = self.tiles[0];
+        if let Some(v) = self.tiles.single_value() {
+            return Some((v, state));
+        }
+        let first = self.tiles.get(0);
         self.tiles
             .iter()
-            .all(|&v| approx_equal_tol(v, first, tol))
+            .all(|v| approx_equal_tol(v, first, tol))
             .then_some((first, state))
     }
 
@@ -391,7 +407,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     fn voxelize_active_tiles(&mut self) {
         let active: Vec<usize> = self.value_mask.iter_on().collect();
         for n in active {
-            let child = C::new_filled(self.offset_to_global(n), self.tiles[n], true);
+            let child = C::new_filled(self.offset_to_global(n), self.tiles.get(n), true);
             self.set_child(n, Box::new(child));
         }
         for child in self.children_mut() {
@@ -411,7 +427,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
                 if let Some(child) = self.children.get_mut(n) {
                     child.clip(clip, background);
                 } else {
-                    let (v, on) = (self.tiles[n], self.value_mask.is_on(n));
+                    let (v, on) = (self.tiles.get(n), self.value_mask.is_on(n));
                     // OpenVDB refills the inside with the tile; for an inactive tile that
                     // is bit-for-bit the background that builds nodes the final prune
                     // collapses again, so skip it (same result, no transient nodes).
@@ -428,11 +444,22 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     fn reset_background(&mut self, old: C::Value, new: C::Value) {
         let neg_old = C::Value::negative(old);
         let neg_new = C::Value::negative(new);
-        for n in 0..Self::NUM_VALUES {
+        if let Some(v) = self.tiles.single_value() {
+            if !C::Value::is_approx_equal(v, old) && !C::Value::is_approx_equal(v, neg_old) {
+                // No tile changes.
+                for child in self.children.iter_mut() {
+                    child.reset_background(old, new);
+                }
+                return;
+            }
+        }
+        // A whole-table update on a scratch copy, so that a uniform table whose inactive
+        // tiles all change stays uniform (with the new value as its default).
+        let mut values = self.tiles.to_vec();
+        for (n, v) in values.iter_mut().enumerate() {
             if let Some(child) = self.children.get_mut(n) {
                 child.reset_background(old, new);
             } else if !self.value_mask.is_on(n) {
-                let v = &mut self.tiles[n];
                 if C::Value::is_approx_equal(*v, old) {
                     *v = new;
                 } else if C::Value::is_approx_equal(*v, neg_old) {
@@ -440,6 +467,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
                 }
             }
         }
+        self.tiles.assign(values, self.children.mask());
     }
 
     fn on_voxel_count(&self) -> u64 {
@@ -489,7 +517,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
 
     fn mem_usage(&self) -> usize {
         core::mem::size_of::<Self>()
-            + self.tiles.len() * core::mem::size_of::<C::Value>()
+            + self.tiles.heap_bytes()
             + self.children.heap_bytes()
             + self.value_mask.heap_bytes()
             + self.children().map(|c| c.mem_usage()).sum::<usize>()
@@ -504,9 +532,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         if self.origin.mask(!Self::SELF_DIM_MASK) != self.origin {
             return Err(err("origin not aligned to the node grid".into()));
         }
-        if self.tiles.len() != Self::NUM_VALUES {
-            return Err(err("table has the wrong length".into()));
-        }
+        self.tiles.check().map_err(&err)?;
         self.children.check().map_err(&err)?;
         if !self.children.mask().is_disjoint(&self.value_mask) {
             return Err(err("a slot is both a child and an active tile".into()));

@@ -289,7 +289,7 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Itera
                                 coord: node.offset_to_global(n),
                                 level: 1,
                                 log2_side: L0,
-                                value: node.tiles[n],
+                                value: node.tiles.get(n),
                                 active: node.value_mask.is_on(n),
                             })
                         }
@@ -308,7 +308,7 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Itera
                                 coord: node.offset_to_global(n),
                                 level: 2,
                                 log2_side: L1 + L0,
-                                value: node.tiles[n],
+                                value: node.tiles.get(n),
                                 active: node.value_mask.is_on(n),
                             })
                         }
@@ -379,7 +379,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
                         coord: node.offset_to_global(n),
                         level: 1,
                         log2_side: L0,
-                        value: node.tiles[n],
+                        value: node.tiles.get(n),
                         active: node.value_mask.is_on(n),
                     },
                 ),
@@ -404,7 +404,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
                         coord: node.offset_to_global(n),
                         level: 2,
                         log2_side: L1 + L0,
-                        value: node.tiles[n],
+                        value: node.tiles.get(n),
                         active: node.value_mask.is_on(n),
                     },
                 ),

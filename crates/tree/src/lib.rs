@@ -20,7 +20,8 @@
 //!
 //! Module map: [`coord`](crate::Coord) coordinates and boxes, `mask` bit masks,
 //! `value` the value trait, `node` the node trait, `leaf` / `internal` / `root` one
-//! file per node type, `tree` the public tree, `accessor` cached accessors, `iter`
+//! file per node type (`child_table` and `tile_table` the two tables of an internal
+//! node), `tree` the public tree, `accessor` cached accessors, `iter`
 //! iterators, `combine` value and topology combination, `serde_impl` (feature
 //! `serde`) serialisation.
 
@@ -42,6 +43,7 @@ mod node_access;
 mod root;
 #[cfg(feature = "serde")]
 mod serde_impl;
+mod tile_table;
 mod tree;
 mod value;
 

@@ -131,3 +131,34 @@ fn after_compaction() {
     });
     let _ = DenseTree::<f32>::default();
 }
+
+/// Internal tables in every form (decision 0010): a lower node past 512 children
+/// (dense child table), one with more than 256 distinct leaf-sized tiles (dense tile
+/// table), uniform tables with exceptions, and tables rebuilt whole by
+/// `set_background` (which re-picks the uniform default).
+fn internal_forms() -> Tree<f32, 5, 4, 3, false> {
+    let mut t = Tree::with_background(0.0);
+    // 600 leaves in the lower node at the origin.
+    for i in 0..600 {
+        let (x, y, z) = (i % 16, (i / 16) % 16, i / 256);
+        t.set_value(Coord::new(x * 8, y * 8, z * 8), i as f32);
+    }
+    // 300 distinct tiles in the lower node at (128, 0, 0), 20 in the one at (256, 0, 0).
+    for (base, count) in [(128, 300), (256, 20)] {
+        for i in 0..count {
+            let o = Coord::new(base + (i % 16) * 8, ((i / 16) % 16) * 8, (i / 256) * 8);
+            t.fill(
+                &CoordBBox::new(o, Coord::new(o.x + 7, o.y + 7, o.z + 7)),
+                1.0 + i as f32,
+                i % 2 == 0,
+            );
+        }
+    }
+    t.set_background(-1.0);
+    t
+}
+
+#[test]
+fn internal_table_forms() {
+    check("internal forms", internal_forms);
+}

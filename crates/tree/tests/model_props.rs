@@ -42,6 +42,9 @@
 //! sequence (checked against its own model first); a borrowed second tree must come
 //! out unchanged (nodes, leaf buffers, active items, counts, background).
 //!
+//! `Tree<f32, 2, 2, 3>` (internal nodes of 4³ slots) runs too, so that the internal
+//! nodes' tile and child tables (decision 0010) change form under every operation.
+//!
 //! Environment:
 //! - `SPARSEVDB_PROPTEST_SCALE=N` multiplies the number of sequences (default 1:
 //!   500 sequences of 100 operations per configuration for `f32`, 150 for `i32`);
@@ -1346,6 +1349,9 @@ fn prop_i32_543(s: Scenario<i32>) -> Result<(), Fail> {
 fn prop_i32_443(s: Scenario<i32>) -> Result<(), Fail> {
     run::<i32, 4, 4, 3, false>(&s)
 }
+fn prop_f32_223(s: Scenario<f32>) -> Result<(), Fail> {
+    run::<f32, 2, 2, 3, false>(&s)
+}
 fn prop_f32_543_dense(s: Scenario<f32>) -> Result<(), Fail> {
     run::<f32, 5, 4, 3, true>(&s)
 }
@@ -1375,4 +1381,12 @@ fn model_f32_543_dense() {
 #[test]
 fn model_i32_443() {
     qc(150).quickcheck(prop_i32_443 as Prop<i32>);
+}
+
+/// Internal nodes of 4³ slots: their tile tables turn dense past 4 exceptions and
+/// their child tables past 8 children, so both forms of both tables (decision 0010)
+/// meet every operation.
+#[test]
+fn model_f32_223() {
+    qc(300).quickcheck(prop_f32_223 as Prop<f32>);
 }
