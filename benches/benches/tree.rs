@@ -83,7 +83,7 @@ mod build {
             g.throughput(Throughput::Elements(input.w.voxels.len() as u64));
             g.bench_function(format!("sparsevdb/{}", input.name), |b| {
                 b.iter_batched(
-                    tree_ops::empty,
+                    tree_ops::empty::<false>,
                     |mut t| {
                         tree_ops::insert_all(&mut t, &input.w);
                         t
@@ -120,7 +120,7 @@ mod reads {
     pub(crate) fn benches(c: &mut Criterion) {
         let mut g = c.benchmark_group("reads");
         for input in inputs() {
-            let tree = tree_ops::build(&input.w);
+            let tree = tree_ops::build::<false>(&input.w);
             let map = (input.w.fill.is_none()).then(|| baselines::build::<AhashState>(&input.w));
             let hits: Vec<Coord> = if input.w.fill.is_some() {
                 let mut rng = SplitMix64::new(5);
@@ -165,7 +165,7 @@ mod iterate {
     pub(crate) fn benches(c: &mut Criterion) {
         let mut g = c.benchmark_group("iterate");
         for input in inputs() {
-            let tree = tree_ops::build(&input.w);
+            let tree = tree_ops::build::<false>(&input.w);
             let items = tree.iter_on().count() as u64;
             g.throughput(Throughput::Elements(items));
             g.bench_function(format!("sparsevdb/{}", input.name), |b| {
@@ -194,8 +194,8 @@ mod combine {
 
         let mut g = c.benchmark_group("combine");
         for input in inputs() {
-            let a = tree_ops::build(&input.w);
-            let b_tree = tree_ops::build(&second(input.name));
+            let a = tree_ops::build::<false>(&input.w);
+            let b_tree = tree_ops::build::<false>(&second(input.name));
             g.throughput(Throughput::Elements(a.active_voxel_count()));
             g.bench_function(format!("sparsevdb/{}", input.name), |b| {
                 b.iter_batched(
@@ -222,7 +222,7 @@ mod prune {
     pub(crate) fn benches(c: &mut Criterion) {
         let mut g = c.benchmark_group("prune");
         for input in inputs() {
-            let mut cleared = tree_ops::build(&input.w);
+            let mut cleared = tree_ops::build::<false>(&input.w);
             g.throughput(Throughput::Elements(cleared.active_voxel_count()));
             tree_ops::clear_even_leaves(&mut cleared);
             g.bench_function(format!("sparsevdb/{}", input.name), |b| {
@@ -273,7 +273,7 @@ mod fill {
             g.throughput(Throughput::Elements(voxels));
             g.bench_function(format!("fill/{name}"), |b| {
                 b.iter_batched(
-                    tree_ops::empty,
+                    tree_ops::empty::<false>,
                     |mut t| {
                         t.fill(&bbox, 1.0, true);
                         t
@@ -286,7 +286,7 @@ mod fill {
         g.throughput(Throughput::Elements(64 * 64 * 64));
         g.bench_function("dense_fill/aligned_64", |b| {
             b.iter_batched(
-                tree_ops::empty,
+                tree_ops::empty::<false>,
                 |mut t| {
                     t.dense_fill(&dense, 1.0, true);
                     t

@@ -10,6 +10,8 @@
 
 /// Structure name of this project's tree in `RESULT` lines.
 pub const TREE: &str = "sparsevdb";
+/// Structure name of the same tree with every leaf pinned dense (`DenseTree`).
+pub const TREE_DENSE: &str = "sparsevdb-dense";
 /// Structure name of `std::collections::HashMap` (as the anchor prints it).
 pub const STD_HASHMAP: &str = "std-hashmap";
 /// Structure name of `ahash::AHashMap` (as the anchor prints it).

@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 use rayon::prelude::*;
 use sparsevdb_traverse as traverse;
 use sparsevdb_traverse::kernels::{self, Isa};
-use sparsevdb_tree::{Coord as TreeCoord, LeafNode, Tree};
+use sparsevdb_tree::{Coord as TreeCoord, Tree};
 
 use crate::baselines::{self, AhashState};
 use crate::timing::{black_box, Timing};
@@ -71,8 +71,8 @@ pub fn bench_traverse(
     let mut problems = Vec::new();
     let name = d.name;
     progress("traverse: building A and B");
-    let a = tree_ops::build(&d.a);
-    let b = tree_ops::build(&d.b);
+    let a = tree_ops::build::<false>(&d.a);
+    let b = tree_ops::build::<false>(&d.b);
     let active = a.active_voxel_count() as f64;
     let want_sum: f64 = d.a_final.iter().map(|&(_, v)| f64::from(v)).sum::<f64>()
         + d.a.fill.map_or(0.0, |f| {
@@ -191,7 +191,7 @@ pub fn bench_traverse(
         let n = pairs.len() as f64;
         let serial = timing
             .measure(
-                tree_ops::empty,
+                tree_ops::empty::<false>,
                 |t| tree_ops::insert_all(t, &d.a),
                 |_, _| (),
             )
@@ -232,7 +232,19 @@ pub fn bench_traverse(
 
     // ---- kernels over every leaf, and the triad -----------------------------------
     progress("traverse: leaf kernels and triad");
-    let leaves = traverse::LeafManager::new(&a);
+    // The dense-leaf kernels run over dense copies of the leaves (one 2 KiB buffer
+    // and a mask per leaf, each its own allocation like a dense leaf): with adaptive
+    // leaves most of `a`'s leaves are packed and summed without these kernels.
+    let leaves: Vec<(Box<[f32]>, [u64; 8])> = a
+        .leaves()
+        .map(|l| {
+            let mut v = vec![0.0f32; 512].into_boxed_slice();
+            l.copy_values_to(&mut v);
+            let mut m = [0u64; 8];
+            m.copy_from_slice(l.value_mask().words());
+            (v, m)
+        })
+        .collect();
     let nleaves = leaves.len() as f64;
     let leaf_bytes = (512 * 4 + 64) as f64;
     let detected = kernels::detected();
@@ -245,9 +257,7 @@ pub fn bench_traverse(
                 |_| {
                     leaves
                         .par_iter()
-                        .map(|l| {
-                            kernels::masked_sum_f32_with(isa, l.values(), l.value_mask().words())
-                        })
+                        .map(|(v, m)| kernels::masked_sum_f32_with(isa, v, m))
                         .sum::<f64>()
                 },
             )
@@ -265,14 +275,13 @@ pub fn bench_traverse(
             secs(
                 timing,
                 threads,
-                || a.clone(),
-                |y: &mut FloatTree| {
-                    let mut ys = traverse::LeafManagerMut::new(y);
-                    ys.par_iter_mut().zip(leaves.par_iter()).for_each(
-                        |(yl, xl): (&mut &mut LeafNode<f32>, &LeafNode<f32>)| {
-                            kernels::scaled_add_f32_with(isa, yl.values_mut(), 0.5, xl.values())
-                        },
-                    );
+                || leaves.clone(),
+                |y: &mut Vec<(Box<[f32]>, [u64; 8])>| {
+                    y.par_iter_mut()
+                        .zip(leaves.par_iter())
+                        .for_each(|(yl, xl)| {
+                            kernels::scaled_add_f32_with(isa, &mut yl.0, 0.5, &xl.0)
+                        });
                 },
             )
         };
@@ -292,10 +301,9 @@ pub fn bench_traverse(
                 |_| {
                     leaves
                         .par_iter()
-                        .map(|l| {
-                            let mut m = [0u64; 8];
-                            m.copy_from_slice(l.value_mask().words());
-                            kernels::mask_below_f32_with(isa, l.values(), 0.5, &mut m);
+                        .map(|(v, mask)| {
+                            let mut m = *mask;
+                            kernels::mask_below_f32_with(isa, v, 0.5, &mut m);
                             m[0].count_ones()
                         })
                         .sum::<u32>()
@@ -317,9 +325,9 @@ pub fn bench_traverse(
         // scattered leaf allocations.
         let mut flat_v: Vec<f32> = Vec::with_capacity(leaves.len() * 512);
         let mut flat_m: Vec<u64> = Vec::with_capacity(leaves.len() * 8);
-        for l in leaves.leaves() {
-            flat_v.extend_from_slice(l.values());
-            flat_m.extend_from_slice(l.value_mask().words());
+        for (v, m) in &leaves {
+            flat_v.extend_from_slice(v);
+            flat_m.extend_from_slice(m);
         }
         for isa in [detected, Isa::Portable] {
             let f = |threads| {

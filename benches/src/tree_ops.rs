@@ -23,26 +23,36 @@ use sparsevdb_tree::{Coord as TreeCoord, CoordBBox, Tree};
 
 use crate::alloc::live_bytes;
 use crate::baselines::OpSet;
-use crate::record::{Record, TREE};
+use crate::record::{Record, TREE, TREE_DENSE};
 use crate::timing::Timing;
 use crate::workloads::{leaf_order_key, Coord, Data, Workload};
 
-/// The tree type measured: `f32` values, background 0.0.
-pub type FloatTree = Tree<f32>;
+/// The tree type measured: `f32` values, background 0.0; `D = true` pins every leaf
+/// dense (`DenseTree`, OpenVDB's layout) for the adaptive-vs-dense comparison.
+pub type FloatTree<const D: bool = false> = Tree<f32, 5, 4, 3, D>;
+
+/// The report's structure name of the tree with `D`.
+pub const fn structure<const D: bool>() -> &'static str {
+    if D {
+        TREE_DENSE
+    } else {
+        TREE
+    }
+}
 
 fn coord(c: Coord) -> TreeCoord {
     TreeCoord::new(c[0], c[1], c[2])
 }
 
 /// An empty tree with background 0.0.
-pub fn empty() -> FloatTree {
-    Tree::new(0.0)
+pub fn empty<const D: bool>() -> FloatTree<D> {
+    Tree::with_background(0.0)
 }
 
 /// Applies `w` (its fill, then its voxels in generation order) to `t` (the timed
 /// part of `build`).
 #[inline(never)]
-pub fn insert_all(t: &mut FloatTree, w: &Workload) {
+pub fn insert_all<const D: bool>(t: &mut FloatTree<D>, w: &Workload) {
     if let Some(f) = w.fill {
         t.fill(&CoordBBox::new(coord(f.min), coord(f.max)), f.value, true);
     }
@@ -53,7 +63,7 @@ pub fn insert_all(t: &mut FloatTree, w: &Workload) {
 }
 
 /// A tree of `w`.
-pub fn build(w: &Workload) -> FloatTree {
+pub fn build<const D: bool>(w: &Workload) -> FloatTree<D> {
     let mut t = empty();
     insert_all(&mut t, w);
     t
@@ -61,7 +71,7 @@ pub fn build(w: &Workload) -> FloatTree {
 
 /// Sum of the values at `coords`, in f64.
 #[inline(never)]
-pub fn read_sum(t: &FloatTree, coords: &[Coord]) -> f64 {
+pub fn read_sum<const D: bool>(t: &FloatTree<D>, coords: &[Coord]) -> f64 {
     let acc = t.accessor();
     coords
         .iter()
@@ -82,7 +92,7 @@ pub struct IterSum {
 
 /// Visits every active value once (the `iterate` op).
 #[inline(never)]
-pub fn iter_sum(t: &FloatTree) -> IterSum {
+pub fn iter_sum<const D: bool>(t: &FloatTree<D>) -> IterSum {
     // `fold` (what `for_each`, `sum`, … use) lets the iterator walk each node with a
     // tight loop instead of resuming its per-item state machine.
     t.iter_on().fold(IterSum::default(), |mut s, item| {
@@ -99,7 +109,7 @@ pub fn iter_sum(t: &FloatTree) -> IterSum {
 ///
 /// # Panics
 /// When `leaves_mut()` does not follow [`leaf_order_key`] order (OpenVDB's).
-pub fn clear_even_leaves(t: &mut FloatTree) -> usize {
+pub fn clear_even_leaves<const D: bool>(t: &mut FloatTree<D>) -> usize {
     let background = t.background();
     let mut previous: Option<[i32; 9]> = None;
     let mut cleared = 0;
@@ -121,18 +131,18 @@ pub fn clear_even_leaves(t: &mut FloatTree) -> usize {
 
 /// Prunes with tolerance 0 (the timed part of `prune`).
 #[inline(never)]
-pub fn prune(t: &mut FloatTree) {
+pub fn prune<const D: bool>(t: &mut FloatTree<D>) {
     t.prune(0.0);
 }
 
 /// A += B (the `combine` op).
 #[inline(never)]
-pub fn comp_sum(a: &mut FloatTree, b: &FloatTree) {
+pub fn comp_sum<const D: bool>(a: &mut FloatTree<D>, b: &FloatTree<D>) {
     a.comp_sum(b);
 }
 
 /// Runs every op on the tree; `progress` is called with each op's name before it runs.
-pub fn bench_tree(
+pub fn bench_tree<const D: bool>(
     d: &Data,
     timing: &Timing,
     ops: OpSet,
@@ -165,7 +175,7 @@ pub fn bench_tree(
         Record::new(
             name,
             "build",
-            TREE,
+            structure::<D>(),
             per,
             unit,
             format!("inserted={n} active={active} total_ms={:.3}", m.secs * 1e3),
@@ -184,7 +194,7 @@ pub fn bench_tree(
             Record::new(
                 name,
                 op,
-                TREE,
+                structure::<D>(),
                 m.secs * 1e9 / coords.len() as f64,
                 "ns/read",
                 format!("reads={} sum={:.6}", coords.len(), m.out),
@@ -200,7 +210,7 @@ pub fn bench_tree(
         Record::new(
             name,
             "iterate",
-            TREE,
+            structure::<D>(),
             m.secs * 1e9 / it.items as f64,
             "ns/item",
             format!("items={} active={} sum={:.6}", it.items, it.voxels, it.sum),
@@ -212,7 +222,7 @@ pub fn bench_tree(
     out.push(Record::new(
         name,
         "memory",
-        TREE,
+        structure::<D>(),
         bytes as f64 / active as f64,
         "B/voxel",
         format!(
@@ -241,7 +251,10 @@ pub fn bench_tree(
 
     if ops.combine {
         progress("combine");
-        let fresh = || keep.as_ref().map_or_else(|| build(&d.a), FloatTree::clone);
+        let fresh = || {
+            keep.as_ref()
+                .map_or_else(|| build(&d.a), FloatTree::<D>::clone)
+        };
         out.push(bench_combine(d, timing, &fresh));
     }
 
@@ -277,7 +290,7 @@ pub fn bench_tree(
             Record::new(
                 name,
                 "prune",
-                TREE,
+                structure::<D>(),
                 m.secs * 1e9 / active_before as f64,
                 "ns/voxel",
                 format!(
@@ -290,7 +303,7 @@ pub fn bench_tree(
         out.push(Record::new(
             name,
             "prune_memory",
-            TREE,
+            structure::<D>(),
             bytes as f64 / 1e6,
             "MB after",
             format!(
@@ -302,14 +315,18 @@ pub fn bench_tree(
 }
 
 /// The `combine` record: A += B, with A from `make_a` (untimed) for every run.
-fn bench_combine(d: &Data, timing: &Timing, make_a: &dyn Fn() -> FloatTree) -> Record {
+fn bench_combine<const D: bool>(
+    d: &Data,
+    timing: &Timing,
+    make_a: &dyn Fn() -> FloatTree<D>,
+) -> Record {
     let b = build(&d.b);
     let m = timing.measure(make_a, |a| comp_sum(a, &b), |a, ()| iter_sum(a));
     let s = m.out;
     Record::new(
         d.name,
         "combine",
-        TREE,
+        structure::<D>(),
         m.secs * 1e9 / s.voxels as f64,
         "ns/voxel",
         format!("active={} sum={:.6}", s.voxels, s.sum),

@@ -55,8 +55,11 @@ fn tree_agrees_with_reference() {
     let (timing, ops) = quick();
     for name in ["neural99", "neural_block", "tiles"] {
         let d = Data::new(name);
-        let records = sparsevdb_bench::tree_ops::bench_tree(&d, &timing, ops, &mut |_| {});
+        let records = sparsevdb_bench::tree_ops::bench_tree::<false>(&d, &timing, ops, &mut |_| {});
         assert_eq!(records.len(), 9, "{name}: every op");
         assert_agree(&d, &records);
+        let dense = sparsevdb_bench::tree_ops::bench_tree::<true>(&d, &timing, ops, &mut |_| {});
+        assert_eq!(dense.len(), 9, "{name}: every op, dense leaves");
+        assert_agree(&d, &dense);
     }
 }

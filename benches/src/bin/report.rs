@@ -26,7 +26,7 @@ use clap::Parser;
 use sparsevdb_bench::alloc::{self, CountingAlloc};
 use sparsevdb_bench::baselines::{self, OpSet};
 use sparsevdb_bench::record::{
-    self, data_line, fmt_fig, Record, AHASHMAP, OPENVDB, OPS, STD_HASHMAP, TREE,
+    self, data_line, fmt_fig, Record, AHASHMAP, OPENVDB, OPS, STD_HASHMAP, TREE, TREE_DENSE,
 };
 use sparsevdb_bench::reference::Expected;
 use sparsevdb_bench::timing::Timing;
@@ -93,11 +93,16 @@ struct Args {
     /// Run only the `traverse` section (no standard table).
     #[arg(long)]
     traverse_only: bool,
+
+    /// Skip the dense-leaves column (the tree with every leaf pinned dense).
+    #[arg(long)]
+    no_dense: bool,
 }
 
 /// The structures in column order, with their column titles.
-const COLUMNS: [(&str, &str); 4] = [
+const COLUMNS: [(&str, &str); 5] = [
     (TREE, "sparsevdb"),
+    (TREE_DENSE, "sparsevdb dense leaves"),
     (STD_HASHMAP, "std HashMap"),
     (AHASHMAP, "AHashMap"),
     (OPENVDB, "OpenVDB 10"),
@@ -196,6 +201,9 @@ fn run(args: &Args) -> Result<bool, String> {
         };
         let mut structures: Vec<(&str, Runner)> = Vec::new();
         structures.extend(tree_runner());
+        if args.no_dense {
+            structures.retain(|(s, _)| *s != TREE_DENSE);
+        }
         if !args.no_baselines {
             structures.push((STD_HASHMAP, baselines::bench_std));
             structures.push((AHASHMAP, baselines::bench_ahash));
@@ -205,7 +213,11 @@ fn run(args: &Args) -> Result<bool, String> {
         }
         for (structure, bench) in structures {
             let mut ops = ops;
-            if structure == TREE && args.quick && args.workloads.is_empty() && name == "random" {
+            if (structure == TREE || structure == TREE_DENSE)
+                && args.quick
+                && args.workloads.is_empty()
+                && name == "random"
+            {
                 // Its untimed setup alone (a 4 GB B tree, a 4 GB clone of A and
                 // dropping them) takes half a minute on 2 cores.
                 ops.combine = false;
@@ -316,14 +328,18 @@ fn traverse_section(
     )
 }
 
+/// The tree with adaptive leaves, then the same tree with dense leaves only.
 #[cfg(feature = "tree")]
-fn tree_runner() -> Option<(&'static str, Runner)> {
-    Some((TREE, sparsevdb_bench::tree_ops::bench_tree))
+fn tree_runner() -> Vec<(&'static str, Runner)> {
+    vec![
+        (TREE, sparsevdb_bench::tree_ops::bench_tree::<false>),
+        (TREE_DENSE, sparsevdb_bench::tree_ops::bench_tree::<true>),
+    ]
 }
 
 #[cfg(not(feature = "tree"))]
-fn tree_runner() -> Option<(&'static str, Runner)> {
-    None
+fn tree_runner() -> Vec<(&'static str, Runner)> {
+    Vec::new()
 }
 
 /// Runs the OpenVDB anchor on `names`; returns its DATA checksums by (workload,
@@ -487,6 +503,7 @@ fn table(out: &mut String, records: &[Record], names: &[&str], problems: &[Strin
     let mut head = vec!["workload", "op", "unit"];
     head.extend(columns.iter().map(|c| c.1));
     head.push("sparsevdb / AHashMap");
+    head.push("adaptive / dense leaves");
     if openvdb {
         head.push("sparsevdb / OpenVDB");
     }
@@ -532,6 +549,7 @@ fn table(out: &mut String, records: &[Record], names: &[&str], problems: &[Strin
             let mut row = vec![name.to_owned(), op.to_string(), unit.to_owned()];
             row.extend(columns.iter().map(|c| cell(find(c.0))));
             row.push(ratio(find(TREE), find(AHASHMAP)));
+            row.push(ratio(find(TREE), find(TREE_DENSE)));
             if openvdb {
                 row.push(ratio(find(TREE), find(OPENVDB)));
             }
