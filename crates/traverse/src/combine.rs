@@ -61,17 +61,30 @@ fn same_bits<T: Value>(a: T, b: T) -> bool {
 }
 
 /// A packed leaf at `origin` whose inactive voxels hold `inactive` and whose active
-/// voxels are `on` (offsets ascending, so every value is appended). It turns dense by
-/// itself past [`LeafNode::PACKED_MAX`] active voxels.
+/// voxels are `on` (offsets ascending), built in one step; dense past
+/// [`LeafNode::PACKED_MAX`] active voxels.
 fn packed_leaf<T: Value, const L0: u32>(
     origin: Coord,
     inactive: T,
     on: impl Iterator<Item = (usize, T)>,
 ) -> LeafNode<T, L0> {
-    let mut leaf = LeafNode::<T, L0>::new_filled(origin, inactive, false);
-    for (n, v) in on {
-        leaf.set_at(n, v, true);
+    let mut mask = Mask::<L0>::new(false);
+    let values: Vec<T> = on
+        .map(|(n, v)| {
+            mask.set_on(n);
+            v
+        })
+        .collect();
+    if values.len() <= LeafNode::<T, L0>::PACKED_MAX {
+        return LeafNode::from_parts(origin, mask, Some(inactive), values)
+            .expect("one value per active voxel, at most PACKED_MAX of them");
     }
+    let mut leaf = LeafNode::<T, L0>::new_filled(origin, inactive, false);
+    let all = leaf.make_dense();
+    for (n, v) in mask.iter_on().zip(values) {
+        all[n] = v;
+    }
+    *leaf.value_mask_mut() = mask;
     leaf
 }
 

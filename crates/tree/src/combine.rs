@@ -13,7 +13,7 @@
 //! end of the file.
 
 use crate::internal::InternalNode;
-use crate::leaf::{LeafNode, MAX_LEAF_VALUES};
+use crate::leaf::{LeafNode, PackedView, MAX_LEAF_VALUES};
 use crate::mask::Mask;
 use crate::node::Node;
 use crate::root::{RootNode, RootSlot};
@@ -93,6 +93,14 @@ impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
     where
         F: FnMut(T, bool, T, bool) -> (T, bool),
     {
+        if let (Some(a), Some(b)) = (self.packed_view(), other.packed_view()) {
+            // Both packed: `f` runs on the voxels active in either leaf, and once for
+            // all the others (inactive in both, so the same inputs everywhere).
+            let (r0, on0) = f(a.inactive, false, b.inactive, false);
+            let result = merge_packed(a, b, r0, on0, f);
+            self.assign_merged(result);
+            return;
+        }
         let mut theirs = [T::zeroed(); MAX_LEAF_VALUES];
         other.copy_values_to(&mut theirs);
         let their_mask = &other.value_mask;
@@ -109,6 +117,22 @@ impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
     where
         F: FnMut(T, bool, T, bool) -> (T, bool),
     {
+        if !active {
+            if let Some(a) = self.packed_view() {
+                // A packed leaf against an inactive tile: as two packed leaves, the
+                // tile being one with no active voxel.
+                let (r0, on0) = f(a.inactive, false, value, false);
+                let none = Mask::new(false);
+                let b = PackedView {
+                    mask: &none,
+                    active: &[],
+                    inactive: value,
+                };
+                let result = merge_packed(a, b, r0, on0, f);
+                self.assign_merged(result);
+                return;
+            }
+        }
         self.rebuild(|values, mask| {
             for (n, v) in values.iter_mut().enumerate() {
                 let (r, on) = f(*v, mask.is_on(n), value, active);
@@ -137,6 +161,71 @@ impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
                 mask.set_on(n);
             }
         });
+    }
+}
+
+/// Voxel-wise result of combining two packed leaves (see [`merge_packed`]).
+pub(crate) struct Merged<T, const L: u32> {
+    /// Every voxel's result value.
+    pub(crate) values: [T; MAX_LEAF_VALUES],
+    /// Every voxel's result state.
+    pub(crate) mask: Mask<L>,
+    /// The result's active values in offset order and the inactive value, when every
+    /// inactive result has the bits of `r0` (the value of the voxels inactive in both).
+    pub(crate) packed: Option<(Vec<T>, T)>,
+}
+
+/// Applies `f` to every voxel active in `a` or `b` (in offset order); every other
+/// voxel gets `(r0, on0)`, what `f` gives for two inactive voxels.
+fn merge_packed<T: Value, const L: u32, F>(
+    a: PackedView<'_, T, L>,
+    b: PackedView<'_, T, L>,
+    r0: T,
+    on0: bool,
+    f: &mut F,
+) -> Merged<T, L>
+where
+    F: FnMut(T, bool, T, bool) -> (T, bool),
+{
+    let mut values = [r0; MAX_LEAF_VALUES];
+    let mut mask = Mask::<L>::new(on0);
+    let mut active = Vec::with_capacity(a.active.len().max(b.active.len()));
+    let mut uniform = !on0;
+    let (mut ka, mut kb) = (0, 0);
+    for (w, (&wa, &wb)) in a.mask.words().iter().zip(b.mask.words()).enumerate() {
+        let mut union = wa | wb;
+        while union != 0 {
+            let bit = union & union.wrapping_neg();
+            let n = w * 64 + union.trailing_zeros() as usize;
+            union &= union - 1;
+            let a_on = wa & bit != 0;
+            let b_on = wb & bit != 0;
+            let av = if a_on {
+                ka += 1;
+                a.active[ka - 1]
+            } else {
+                a.inactive
+            };
+            let bv = if b_on {
+                kb += 1;
+                b.active[kb - 1]
+            } else {
+                b.inactive
+            };
+            let (r, on) = f(av, a_on, bv, b_on);
+            values[n] = r;
+            mask.set(n, on);
+            if on {
+                active.push(r);
+            } else if bytemuck::bytes_of(&r) != bytemuck::bytes_of(&r0) {
+                uniform = false;
+            }
+        }
+    }
+    Merged {
+        values,
+        mask,
+        packed: uniform.then_some((active, r0)),
     }
 }
 
@@ -698,8 +787,11 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<
     /// backgrounds are combined too: the new background is
     /// `f(self.background(), other.background())`. `f` is called once per tile pair,
     /// once per voxel (a tile facing a node is combined with each of the node's values)
-    /// and once for the backgrounds, in OpenVDB's (serial) order. `other` is left
-    /// intact.
+    /// and once for the backgrounds, in OpenVDB's (serial) order — except that where
+    /// both leaves are packed (decision 0009), or a packed leaf faces an inactive tile,
+    /// `f` is called once for all the voxels inactive on both sides (they share their
+    /// inputs) and then for the others in offset order. `f` should therefore be a
+    /// function of its arguments. `other` is left intact.
     ///
     /// ```
     /// use sparsevdb_tree::{Coord, Tree};
@@ -727,7 +819,9 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<
     ///   with the tile. Tile/child: a copy of `other`'s child is combined with our tile
     ///   as the `a` operand and replaces the tile. Child/child: recursion.
     /// - **internal nodes**: the same four cases per slot.
-    /// - **leaves**: `f` per voxel.
+    /// - **leaves**: `f` per voxel; where both leaves are packed (or a packed leaf faces
+    ///   an inactive tile), once for all the voxels inactive on both sides (identical
+    ///   inputs) and then per voxel active on either side, in offset order.
     /// - **backgrounds**: finally `self`'s background becomes the value of
     ///   `f(self.background(), sa, other.background(), sb)`. As in OpenVDB (which reuses
     ///   one argument struct at the root), `sa` / `sb` are the `a_active` / `b_active`
@@ -1006,9 +1100,14 @@ mod tests {
         assert_eq!(a.value_level(c(0, 0, 16)), 0);
         assert_eq!(a.value_level(c(0, 0, 24)), 1, "tile/tile stays a tile");
         assert_eq!(a.probe_value(c(0, 0, 24)), (1.0 - 400.0, true));
-        // Serial order: slot 0's 512 voxels first.
-        assert_eq!(calls[0], (2.0, 100.0));
-        assert_eq!(calls.len(), 3 * 512 + (Lower::NUM_VALUES - 3));
+        // Slot 0 first; both leaves are packed, so `f` sees the pair of inactive
+        // values once, then the voxels active in either leaf in offset order.
+        assert_eq!(calls[0], (1.0, 100.0));
+        assert_eq!(calls[1], (2.0, 100.0));
+        assert_eq!(calls[2], (1.0, 200.0));
+        // 3 calls per leaf slot (the inactive pair + one active voxel; slot 0 has
+        // two), one per tile/tile slot.
+        assert_eq!(calls.len(), 3 + 2 + 2 + (Lower::NUM_VALUES - 3));
         a.validate().unwrap();
     }
 

@@ -8,7 +8,7 @@
 //! child's slot, depth first.
 
 use crate::internal::InternalNode;
-use crate::leaf::LeafNode;
+use crate::leaf::{LeafNode, LeafStorage};
 use crate::node::Node;
 use crate::root::RootSlot;
 use crate::tree::{LowerNode, UpperNode};
@@ -156,6 +156,10 @@ impl<'a, C: Node, const LOG2: u32> SlotCursor<'a, C, LOG2> {
 /// Cursor over the accepted voxels of one leaf.
 struct VoxelCursor<'a, T, const L0: u32, const D: bool> {
     leaf: &'a LeafNode<T, L0, D>,
+    storage: LeafStorage<'a, T>,
+    /// Active voxels visited so far: the index of the next active value of a packed
+    /// leaf (every active voxel is visited, in order, unless the filter is `Off`).
+    active_seen: usize,
     word: usize,
     bits: u64,
 }
@@ -171,9 +175,41 @@ impl<'a, T: Value, const L0: u32, const D: bool> VoxelCursor<'a, T, L0, D> {
         let bits = visit_word(0, leaf.value_mask.words()[0], filter, Self::VALID);
         VoxelCursor {
             leaf,
+            storage: leaf.storage(),
+            active_seen: 0,
             word: 0,
             bits,
         }
+    }
+
+    /// Value of voxel `n`, just returned by `next_voxel`, whose state is `on`.
+    #[inline(always)]
+    fn value(&mut self, n: usize, on: bool) -> T {
+        match self.storage {
+            LeafStorage::Dense(all) => all[n],
+            LeafStorage::Packed { active, inactive } => {
+                if on {
+                    self.active_seen += 1;
+                    active[self.active_seen - 1]
+                } else {
+                    inactive
+                }
+            }
+        }
+    }
+
+    /// The next accepted voxel as an item.
+    #[inline(always)]
+    fn next_item(&mut self, filter: Filter) -> Option<ValueItem<T>> {
+        let n = self.next_voxel(filter)?;
+        let active = self.leaf.value_mask.is_on(n);
+        Some(ValueItem {
+            coord: self.leaf.offset_to_global(n),
+            level: 0,
+            log2_side: 0,
+            value: self.value(n, active),
+            active,
+        })
     }
 
     #[inline]
@@ -267,15 +303,8 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Itera
         let filter = self.filter;
         loop {
             if let Some(cur) = &mut self.leaf {
-                if let Some(n) = cur.next_voxel(filter) {
-                    let leaf = cur.leaf;
-                    return Some(ValueItem {
-                        coord: leaf.offset_to_global(n),
-                        level: 0,
-                        log2_side: 0,
-                        value: leaf.value_at(n),
-                        active: leaf.value_mask.is_on(n),
-                    });
+                if let Some(item) = cur.next_item(filter) {
+                    return Some(item);
                 }
                 self.leaf = None;
             }
@@ -347,18 +376,8 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
         mut acc: B,
         f: &mut F,
     ) -> B {
-        let leaf = cur.leaf;
-        while let Some(n) = cur.next_voxel(filter) {
-            acc = f(
-                acc,
-                ValueItem {
-                    coord: leaf.offset_to_global(n),
-                    level: 0,
-                    log2_side: 0,
-                    value: leaf.value_at(n),
-                    active: leaf.value_mask.is_on(n),
-                },
-            );
+        while let Some(item) = cur.next_item(filter) {
+            acc = f(acc, item);
         }
         acc
     }

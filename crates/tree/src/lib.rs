@@ -52,7 +52,7 @@ pub use accessor_mut::ValueAccessorMut;
 pub use coord::{Coord, CoordBBox, CoordBBoxIter};
 pub use internal::InternalNode;
 pub use iter::{NodeRef, ValueItem, ValueIter};
-pub use leaf::{LeafNode, LeafStorage, LeafStorageMut};
+pub use leaf::{LeafNode, LeafPartsError, LeafStorage, LeafStorageMut};
 pub use mask::{BitIter, Mask};
 pub use node::{Node, ValidationError};
 pub use root::RootNode;

@@ -209,7 +209,7 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
         }
         let mask = Mask::<L0>::from_words(&leaf.mask)
             .ok_or_else(|| format!("leaf {origin} has a malformed mask"))?;
-        let node = LeafNode::<T, L0, D>::from_stored(origin, mask, leaf.inactive, &leaf.values)
+        let node = LeafNode::<T, L0, D>::from_parts(origin, mask, leaf.inactive, leaf.values)
             .map_err(|e| format!("leaf {origin}: {e}"))?;
         let key = RootNode::<Up<T, L2, L1, L0, D>>::key_of(origin);
         let lower_origin = origin.mask(!((1i32 << (L1 + L0)) - 1));

@@ -14,7 +14,7 @@
 // property) exercise the same code.
 #![cfg(not(miri))]
 
-use sparsevdb_tree::{Coord, CoordBBox, Tree, Value};
+use sparsevdb_tree::{Coord, CoordBBox, DenseTree, Tree, Value};
 
 fn c(x: i32, y: i32, z: i32) -> Coord {
     Coord::new(x, y, z)
@@ -256,13 +256,30 @@ fn combine_calls_f_once_per_tile_pair_voxel_and_background() {
             x * 10.0 + y
         })
     });
-    // One leaf pair (512), the other 4095 lower slots, the other 32767 upper slots, and
+    // One leaf pair — both packed: once for the 511 voxels inactive in both, once for
+    // the active one — the other 4095 lower slots, the other 32767 upper slots, and
     // the backgrounds; depth first in slot order.
+    assert_eq!(calls.len(), 2 + 4095 + 32767 + 1);
+    assert_eq!(calls[0], (0.0, 0.0));
+    assert_eq!(calls[1], (1.0, 2.0));
+    assert_eq!(calls[2], (0.0, 0.0));
+    assert_eq!(at(&r, c(0, 0, 0)), (12.0, true, 3));
+    assert_eq!(r.background(), 0.0);
+
+    // Dense leaves: OpenVDB's count, `f` once per voxel of the leaf pair.
+    let mut a = DenseTree::<f32>::with_background(0.0);
+    let mut b = DenseTree::<f32>::with_background(0.0);
+    a.set_value(c(0, 0, 0), 1.0);
+    b.set_value(c(0, 0, 0), 2.0);
+    let mut calls = Vec::new();
+    a.combine(&b, |x, y| {
+        calls.push((x, y));
+        x * 10.0 + y
+    });
     assert_eq!(calls.len(), 512 + 4095 + 32767 + 1);
     assert_eq!(calls[0], (1.0, 2.0));
     assert_eq!(calls[1], (0.0, 0.0));
-    assert_eq!(at(&r, c(0, 0, 0)), (12.0, true, 3));
-    assert_eq!(r.background(), 0.0);
+    assert_eq!(a.probe_value(c(0, 0, 0)), (12.0, true));
 }
 
 #[test]
