@@ -165,14 +165,27 @@ impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
 }
 
 /// Voxel-wise result of combining two packed leaves (see [`merge_packed`]).
-pub(crate) struct Merged<T, const L: u32> {
-    /// Every voxel's result value.
-    pub(crate) values: [T; MAX_LEAF_VALUES],
-    /// Every voxel's result state.
-    pub(crate) mask: Mask<L>,
-    /// The result's active values in offset order and the inactive value, when every
-    /// inactive result has the bits of `r0` (the value of the voxels inactive in both).
-    pub(crate) packed: Option<(Vec<T>, T)>,
+pub(crate) enum Merged<T, const L: u32> {
+    /// Every voxel's value and state (when `f` activates the voxels inactive on both
+    /// sides).
+    Full {
+        /// Every voxel's result value.
+        values: Box<[T; MAX_LEAF_VALUES]>,
+        /// Every voxel's result state.
+        mask: Mask<L>,
+    },
+    /// The active results in offset order; every inactive voxel holds `inactive`
+    /// except the `(offset, value)` pairs of `odd`.
+    Sparse {
+        /// The result's states.
+        mask: Mask<L>,
+        /// The active results, one per on bit of `mask`.
+        active: Vec<T>,
+        /// The value of the inactive results (what `f` gave for two inactive voxels).
+        inactive: T,
+        /// Inactive results whose bits differ from `inactive`.
+        odd: Vec<(u16, T)>,
+    },
 }
 
 /// Applies `f` to every voxel active in `a` or `b` (in offset order); every other
@@ -187,10 +200,39 @@ fn merge_packed<T: Value, const L: u32, F>(
 where
     F: FnMut(T, bool, T, bool) -> (T, bool),
 {
-    let mut values = [r0; MAX_LEAF_VALUES];
+    // Branch-free operand fetch: the index stays in range and the value is chosen
+    // by the bit (an empty side always reads its inactive value).
+    #[inline(always)]
+    fn fetch<T: Copy>(vals: &[T], k: &mut usize, on: bool, inactive: T) -> T {
+        let v = match vals.get((*k).min(vals.len().saturating_sub(1))) {
+            Some(&v) if on => v,
+            _ => inactive,
+        };
+        *k += usize::from(on);
+        v
+    }
     let mut mask = Mask::<L>::new(on0);
+    if on0 {
+        let mut values = Box::new([r0; MAX_LEAF_VALUES]);
+        let (mut ka, mut kb) = (0, 0);
+        for (w, (&wa, &wb)) in a.mask.words().iter().zip(b.mask.words()).enumerate() {
+            let mut union = wa | wb;
+            while union != 0 {
+                let bit = union & union.wrapping_neg();
+                let n = w * 64 + union.trailing_zeros() as usize;
+                union &= union - 1;
+                let (a_on, b_on) = (wa & bit != 0, wb & bit != 0);
+                let av = fetch(a.active, &mut ka, a_on, a.inactive);
+                let bv = fetch(b.active, &mut kb, b_on, b.inactive);
+                let (r, on) = f(av, a_on, bv, b_on);
+                values[n] = r;
+                mask.set(n, on);
+            }
+        }
+        return Merged::Full { values, mask };
+    }
     let mut active = Vec::with_capacity(a.active.len().max(b.active.len()));
-    let mut uniform = !on0;
+    let mut odd = Vec::new();
     let (mut ka, mut kb) = (0, 0);
     for (w, (&wa, &wb)) in a.mask.words().iter().zip(b.mask.words()).enumerate() {
         let mut union = wa | wb;
@@ -198,34 +240,23 @@ where
             let bit = union & union.wrapping_neg();
             let n = w * 64 + union.trailing_zeros() as usize;
             union &= union - 1;
-            let a_on = wa & bit != 0;
-            let b_on = wb & bit != 0;
-            let av = if a_on {
-                ka += 1;
-                a.active[ka - 1]
-            } else {
-                a.inactive
-            };
-            let bv = if b_on {
-                kb += 1;
-                b.active[kb - 1]
-            } else {
-                b.inactive
-            };
+            let (a_on, b_on) = (wa & bit != 0, wb & bit != 0);
+            let av = fetch(a.active, &mut ka, a_on, a.inactive);
+            let bv = fetch(b.active, &mut kb, b_on, b.inactive);
             let (r, on) = f(av, a_on, bv, b_on);
-            values[n] = r;
-            mask.set(n, on);
             if on {
+                mask.set_on(n);
                 active.push(r);
             } else if bytemuck::bytes_of(&r) != bytemuck::bytes_of(&r0) {
-                uniform = false;
+                odd.push((n as u16, r));
             }
         }
     }
-    Merged {
-        values,
+    Merged::Sparse {
         mask,
-        packed: uniform.then_some((active, r0)),
+        active,
+        inactive: r0,
+        odd,
     }
 }
 

@@ -210,7 +210,16 @@ fn compute_ranks(words: &[u64]) -> [u16; 8] {
 }
 
 impl<T: Value> Packed<T> {
-    /// Index in `values` of the active voxel at offset `n` (or where it would go).
+    /// Index in `values` of the active voxel at offset `n` (for reads: one load and
+    /// one population count, no branch).
+    #[inline(always)]
+    fn rank_of_active(&self, words: &[u64], n: usize) -> usize {
+        let w = n >> 6;
+        let below = words[w] & ((1u64 << (n & 63)) - 1);
+        self.ranks[w] as usize + below.count_ones() as usize
+    }
+
+    /// Index in `values` of the active voxel at offset `n`, or where it would go.
     #[inline(always)]
     fn rank(&self, words: &[u64], n: usize) -> usize {
         let w = n >> 6;
@@ -538,26 +547,45 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
     }
 
     /// Takes the result of a voxel-wise combination: packed when it allows (at most
-    /// `PACKED_MAX` active, uniform inactive values), else dense.
+    /// `PACKED_MAX` active, every inactive value the same), else dense.
     pub(crate) fn assign_merged(&mut self, m: crate::combine::Merged<T, LOG2>) {
-        let count = m.mask.count_on();
-        self.data = match m.packed {
-            Some((values, inactive))
-                if !DENSE_ONLY && count <= Self::PACKED_MAX && count < Self::VOXELS =>
-            {
-                LeafData::Packed(Packed {
-                    inactive,
-                    ranks: compute_ranks(m.mask.words()),
-                    values,
-                })
+        use crate::combine::Merged;
+        match m {
+            Merged::Full { values, mask } => {
+                self.data = LeafData::Dense(values);
+                self.value_mask = mask;
+                self.try_pack(Self::PACKED_MAX);
             }
-            _ => {
-                let mut d = dense_buffer(T::zeroed());
-                d.copy_from_slice(&m.values);
-                LeafData::Dense(d)
+            Merged::Sparse {
+                mask,
+                active,
+                inactive,
+                odd,
+            } => {
+                let count = active.len();
+                if !DENSE_ONLY
+                    && odd.is_empty()
+                    && count <= Self::PACKED_MAX
+                    && count < Self::VOXELS
+                {
+                    self.data = LeafData::Packed(Packed {
+                        inactive,
+                        ranks: compute_ranks(mask.words()),
+                        values: active,
+                    });
+                } else {
+                    let mut d = dense_buffer(inactive);
+                    for (n, v) in mask.iter_on().zip(active) {
+                        d[n] = v;
+                    }
+                    for (n, v) in odd {
+                        d[usize::from(n)] = v;
+                    }
+                    self.data = LeafData::Dense(d);
+                }
+                self.value_mask = mask;
             }
-        };
-        self.value_mask = m.mask;
+        }
     }
 
     /// Converts to the dense form without returning the buffer.
@@ -599,7 +627,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
             LeafData::Dense(d) => d[n],
             LeafData::Packed(p) => {
                 if self.value_mask.is_on(n) {
-                    p.values[p.rank(self.value_mask.words(), n)]
+                    p.values[p.rank_of_active(self.value_mask.words(), n)]
                 } else {
                     p.inactive
                 }
@@ -650,10 +678,11 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
             LeafData::Packed(p) => {
                 let was_on = self.value_mask.is_on(n);
                 if on {
-                    let r = p.rank(self.value_mask.words(), n);
                     if was_on {
+                        let r = p.rank_of_active(self.value_mask.words(), n);
                         p.values[r] = v;
                     } else {
+                        let r = p.rank(self.value_mask.words(), n);
                         p.insert_fast(r, v, Self::PACKED_MAX + 1);
                         self.value_mask.set_on(n);
                         p.bump_ranks(n, true);
@@ -664,7 +693,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
                     self.densify();
                     self.set_at(n, v, on);
                 } else if was_on {
-                    let r = p.rank(self.value_mask.words(), n);
+                    let r = p.rank_of_active(self.value_mask.words(), n);
                     p.values.remove(r);
                     self.value_mask.set_off(n);
                     p.bump_ranks(n, false);
@@ -680,7 +709,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
             LeafData::Dense(d) => d[n] = v,
             LeafData::Packed(p) => {
                 if self.value_mask.is_on(n) {
-                    let r = p.rank(self.value_mask.words(), n);
+                    let r = p.rank_of_active(self.value_mask.words(), n);
                     p.values[r] = v;
                 } else if !same_bits(v, p.inactive) {
                     self.make_dense()[n] = v;
