@@ -6,5 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use sparsevdb_fuzz::{run_script, Script};
 
 fuzz_target!(|s: Script| {
-    run_script::<5, 4, 3>(&s);
+    run_script::<5, 4, 3, false>(&s);
+    // The same script on the dense-only tree (every leaf pinned dense, decision 0009).
+    run_script::<5, 4, 3, true>(&s);
 });

@@ -6,5 +6,5 @@ use libfuzzer_sys::fuzz_target;
 use sparsevdb_fuzz::{run_script, Script};
 
 fuzz_target!(|s: Script| {
-    run_script::<4, 4, 3>(&s);
+    run_script::<4, 4, 3, false>(&s);
 });

@@ -2,7 +2,7 @@
 //!
 //! Fuzz inputs are decoded (through [`arbitrary::Unstructured`], one byte per choice,
 //! little-endian integers, zero-padded when the input runs out) into scripts of tree
-//! operations. Each script is applied to a `sparsevdb_tree::Tree<f32, L2, L1, L0>` and
+//! operations. Each script is applied to a `sparsevdb_tree::Tree<f32, L2, L1, L0, D>` and
 //! to the voxel-wise oracle of `crates/tree/tests/support/model.rs` (the same model the
 //! property tests use, included here as [`model`]); after every operation [`check`]
 //! compares the two (probes, counts, bounding boxes, iteration) and runs the tree's own
@@ -700,8 +700,8 @@ fn apply_point_model(m: &mut Model<f32>, p: &Point) {
     }
 }
 
-fn apply_point_tree<const L2: u32, const L1: u32, const L0: u32>(
-    t: &mut Tree<f32, L2, L1, L0>,
+fn apply_point_tree<const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &mut Tree<f32, L2, L1, L0, D>,
     p: &Point,
 ) {
     match *p {
@@ -745,8 +745,8 @@ fn box_probes(b: &CoordBBox, rng: &mut Rng, out: &mut Vec<Coord>) {
 }
 
 /// Applies `op` to the tree and to the model; pushes the coordinates worth probing.
-pub fn apply<const L2: u32, const L1: u32, const L0: u32>(
-    t: &mut Tree<f32, L2, L1, L0>,
+pub fn apply<const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &mut Tree<f32, L2, L1, L0, D>,
     m: &mut Model<f32>,
     op: &Op,
     rng: &mut Rng,
@@ -869,8 +869,8 @@ fn order_key(c: Coord, l: [u32; 3]) -> ([i32; 3], [i32; 3]) {
 
 /// Compares the tree's reads with the model's at `coords` (through the tree and
 /// through one read accessor, whose cache the order exercises).
-pub fn compare_probes<const L2: u32, const L1: u32, const L0: u32>(
-    t: &Tree<f32, L2, L1, L0>,
+pub fn compare_probes<const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<f32, L2, L1, L0, D>,
     m: &Model<f32>,
     coords: &[Coord],
     what: &str,
@@ -911,8 +911,8 @@ pub fn compare_probes<const L2: u32, const L1: u32, const L0: u32>(
 /// or when few voxels are active (it costs a hash-map entry per active voxel). Each
 /// tree-wide walk costs a visit of every slot of every internal node (32768 per
 /// upper node), which is what bounds the executions per second.
-pub fn check<const L2: u32, const L1: u32, const L0: u32>(
-    t: &Tree<f32, L2, L1, L0>,
+pub fn check<const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<f32, L2, L1, L0, D>,
     m: &Model<f32>,
     probes: &[Coord],
     full: bool,
@@ -944,8 +944,8 @@ pub fn check<const L2: u32, const L1: u32, const L0: u32>(
 
 /// `iter_on` against the model: order, states, sizes, and exactly the model's active
 /// voxels; `active_leaf_voxel_count` and `active_tile_count` against the items.
-fn check_iteration<const L2: u32, const L1: u32, const L0: u32>(
-    t: &Tree<f32, L2, L1, L0>,
+fn check_iteration<const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<f32, L2, L1, L0, D>,
     m: &Model<f32>,
     count: u64,
 ) {
@@ -1027,7 +1027,9 @@ fn check_iteration<const L2: u32, const L1: u32, const L0: u32>(
 
 /// The tree against itself: node counts against the node iterators, the leaf bounding
 /// box against the active one.
-fn check_structure<const L2: u32, const L1: u32, const L0: u32>(t: &Tree<f32, L2, L1, L0>) {
+fn check_structure<const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<f32, L2, L1, L0, D>,
+) {
     let mut per_level = [0usize; 3];
     for n in t.nodes() {
         per_level[n.level() as usize] += 1;
@@ -1086,8 +1088,8 @@ impl Touched {
 
 /// The end of a script: every coordinate touched, every model voxel, the corners of
 /// every model region.
-pub fn final_sweep<const L2: u32, const L1: u32, const L0: u32>(
-    t: &Tree<f32, L2, L1, L0>,
+pub fn final_sweep<const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<f32, L2, L1, L0, D>,
     m: &Model<f32>,
     touched: &Touched,
 ) {
@@ -1134,8 +1136,8 @@ fn seed_of(bytes: usize, ops: usize) -> u64 {
 
 /// Runs a [`Script`] on the `L2-L1-L0` tree against the model (the `ops` and
 /// `ops_config2` targets).
-pub fn run_script<const L2: u32, const L1: u32, const L0: u32>(s: &Script) {
-    let mut t = Tree::<f32, L2, L1, L0>::with_background(s.background);
+pub fn run_script<const L2: u32, const L1: u32, const L0: u32, const D: bool>(s: &Script) {
+    let mut t = Tree::<f32, L2, L1, L0, D>::with_background(s.background);
     let mut m = Model::for_config(s.background, L2, L1, L0);
     let mut rng = Rng::new(seed_of(s.ops.len(), 0x5eed));
     let mut touched = Touched::default();
@@ -1149,8 +1151,8 @@ pub fn run_script<const L2: u32, const L1: u32, const L0: u32>(s: &Script) {
 }
 
 /// The identity of a tree: background and every item of `iter_all` (values by bits).
-pub fn fingerprint<const L2: u32, const L1: u32, const L0: u32>(
-    t: &Tree<f32, L2, L1, L0>,
+pub fn fingerprint<const L2: u32, const L1: u32, const L0: u32, const D: bool>(
+    t: &Tree<f32, L2, L1, L0, D>,
 ) -> (u32, Vec<(Coord, u32, bool, u32, u64)>) {
     let mut items = Vec::new();
     t.iter_all().for_each(|i| {
@@ -1270,8 +1272,9 @@ pub fn combine(a: &mut Tree<f32>, ma: &mut Model<f32>, b: &Tree<f32>, mb: &Model
 /// The `serde_decode` target: arbitrary bytes into the postcard decoder of every
 /// configuration tried here. `Ok` must be a valid tree that re-encodes canonically.
 pub fn decode_bytes(data: &[u8]) {
-    decode_as::<5, 4, 3>(data);
-    decode_as::<4, 4, 3>(data);
+    decode_as::<5, 4, 3, false>(data);
+    decode_as::<5, 4, 3, true>(data);
+    decode_as::<4, 4, 3, false>(data);
     if let Ok(t) = postcard::from_bytes::<Tree<i32>>(data) {
         if let Err(e) = t.validate() {
             panic!("decoded i32 tree fails validate: {e}");
@@ -1282,15 +1285,15 @@ pub fn decode_bytes(data: &[u8]) {
     }
 }
 
-fn decode_as<const L2: u32, const L1: u32, const L0: u32>(data: &[u8]) {
-    let Ok(t) = postcard::from_bytes::<Tree<f32, L2, L1, L0>>(data) else {
+fn decode_as<const L2: u32, const L1: u32, const L0: u32, const D: bool>(data: &[u8]) {
+    let Ok(t) = postcard::from_bytes::<Tree<f32, L2, L1, L0, D>>(data) else {
         return;
     };
     if let Err(e) = t.validate() {
         panic!("decoded tree fails validate: {e}");
     }
     let bytes = postcard::to_allocvec(&t).expect("re-encoding a decoded tree");
-    let back: Tree<f32, L2, L1, L0> = match postcard::from_bytes(&bytes) {
+    let back: Tree<f32, L2, L1, L0, D> = match postcard::from_bytes(&bytes) {
         Ok(b) => b,
         Err(e) => panic!("re-encoded tree does not decode: {e}"),
     };

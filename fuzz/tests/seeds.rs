@@ -344,8 +344,9 @@ fn ops_seeds_round_trip_and_pass() {
         let bytes = Encoder::script(&s);
         let back = Script::arbitrary_take_rest(Unstructured::new(&bytes)).unwrap();
         assert_eq!(back, s, "{name}: the encoding does not decode back");
-        run_script::<5, 4, 3>(&s);
-        run_script::<4, 4, 3>(&s);
+        run_script::<5, 4, 3, false>(&s);
+        run_script::<5, 4, 3, true>(&s);
+        run_script::<4, 4, 3, false>(&s);
         write_or_check("ops", name, &bytes);
         write_or_check("ops_config2", name, &bytes);
     }
