@@ -2,19 +2,34 @@
 //! `y = Wᵀ·x` for any stored tensor, leaf by leaf, without a dense copy.
 //!
 //! For a tiled tensor each leaf holds one 2-D tile, so a leaf contributes to
-//! `tile rows` entries of `y` from `tile cols` entries of `x`. A full leaf
-//! (every voxel active) is multiplied as a dense row-major block, a sparse
-//! leaf voxel by voxel through its active mask (a packed leaf's active values
-//! read in order from their slice, zipped with the mask's on bits: no dense
-//! copy), and a constant tile as `value · Σx`. Sums are in f32, in leaf order,
-//! so results differ from a row-major dense product by rounding only.
+//! `tile rows` entries of `y` from `tile cols` entries of `x`. The tiles are
+//! visited in row-major tile order and their leaves found by a
+//! [`BlockWalker`] that keeps the current lower internal node (a packed
+//! tensor's tiles fill lower nodes slot after slot), so a leaf costs one
+//! child lookup, not a root → upper → lower walk. The kernels are
+//! specialised per tile width, so in-tile rows and columns are shifts and
+//! masks and a tile without padding needs no bounds checks per value:
+//!
+//! - a full leaf (every voxel active, dense) is multiplied as a dense
+//!   row-major block;
+//! - a sparse packed leaf (a few active voxels) has its offsets extracted
+//!   from the mask words without a branch per word ([`sparse_offsets`]) and
+//!   its values multiplied in one loop;
+//! - other leaves go through their mask word by word (`trailing_zeros`), the
+//!   packed ones zipped with their active values (no dense copy); for `W·x`
+//!   each tile row is summed in a register;
+//! - a constant tile is `value · Σx`; edge tiles skip their padding.
+//!
+//! Sums are in f32, in leaf order and, inside a leaf, in offset order, so
+//! results differ from a row-major dense product by rounding only (and every
+//! kernel gives the same bits as adding the products to `y` one by one).
 
-use sparsevdb_tree::{LeafNode, LeafStorage};
+use sparsevdb_tree::{LeafNode, LeafStorage, RootNode, UpperNode};
 
 use crate::dense::check_len;
 use crate::error::Result;
 use crate::grid::WeightGrid;
-use crate::tiles::{block_at, Block, Tiles};
+use crate::tiles::{Block, BlockWalker, Tiles};
 
 impl WeightGrid {
     /// `y = W·x` for tensor `name` (`x` has `cols` values, `y` `rows`).
@@ -32,36 +47,9 @@ impl WeightGrid {
         let t = self.plan.tensor(name)?;
         check_len("x", t.cols(), x.len())?;
         let mut y = vec![0.0f32; t.rows()];
-        let Some(geom) = Tiles::of(t) else {
-            self.for_each_stored(t, |r, c, w| y[r] += w * x[c]);
-            return Ok(y);
-        };
-        let acc = self.tree.accessor();
-        let (lc, tcm) = (geom.lc, geom.tile_cols() - 1);
-        let tc = geom.tile_cols();
-        for tile in geom.iter() {
-            let xs = &x[tile.col0..tile.col0 + tile.cols_in];
-            let ys = &mut y[tile.row0..tile.row0 + tile.rows_in];
-            match block_at(&acc, tile.leaf) {
-                Some(Block::Leaf(leaf)) => match leaf.storage() {
-                    LeafStorage::Dense(vals) if tile.full && leaf.value_mask().is_all_on() => {
-                        for (yi, row) in ys.iter_mut().zip(vals.chunks_exact(tc)) {
-                            *yi += dot(row, xs);
-                        }
-                    }
-                    storage => for_each_on(leaf, storage, |n, w| {
-                        let (i, j) = (n >> lc, n & tcm);
-                        if i < tile.rows_in && j < tile.cols_in {
-                            ys[i] += w * xs[j];
-                        }
-                    }),
-                },
-                Some(Block::Tile(v)) => {
-                    let s: f32 = xs.iter().sum();
-                    ys.iter_mut().for_each(|yi| *yi += v * s);
-                }
-                None => {}
-            }
+        match Tiles::of(t) {
+            Some(geom) => by_tile_width::<false>(self.tree.root(), &geom, x, &mut y),
+            None => self.for_each_stored(t, |r, c, w| y[r] += w * x[c]),
         }
         Ok(y)
     }
@@ -71,57 +59,264 @@ impl WeightGrid {
         let t = self.plan.tensor(name)?;
         check_len("x", t.rows(), x.len())?;
         let mut y = vec![0.0f32; t.cols()];
-        let Some(geom) = Tiles::of(t) else {
-            self.for_each_stored(t, |r, c, w| y[c] += w * x[r]);
-            return Ok(y);
-        };
-        let acc = self.tree.accessor();
-        let (lc, tcm) = (geom.lc, geom.tile_cols() - 1);
-        let tc = geom.tile_cols();
-        for tile in geom.iter() {
-            let xs = &x[tile.row0..tile.row0 + tile.rows_in];
-            let ys = &mut y[tile.col0..tile.col0 + tile.cols_in];
-            match block_at(&acc, tile.leaf) {
-                Some(Block::Leaf(leaf)) => match leaf.storage() {
-                    LeafStorage::Dense(vals) if tile.full && leaf.value_mask().is_all_on() => {
-                        for (&xi, row) in xs.iter().zip(vals.chunks_exact(tc)) {
-                            for (yj, w) in ys.iter_mut().zip(row) {
-                                *yj += w * xi;
-                            }
-                        }
-                    }
-                    storage => for_each_on(leaf, storage, |n, w| {
-                        let (i, j) = (n >> lc, n & tcm);
-                        if i < tile.rows_in && j < tile.cols_in {
-                            ys[j] += w * xs[i];
-                        }
-                    }),
-                },
-                Some(Block::Tile(v)) => {
-                    let s: f32 = xs.iter().sum();
-                    ys.iter_mut().for_each(|yj| *yj += v * s);
-                }
-                None => {}
-            }
+        match Tiles::of(t) {
+            Some(geom) => by_tile_width::<true>(self.tree.root(), &geom, x, &mut y),
+            None => self.for_each_stored(t, |r, c, w| y[c] += w * x[r]),
         }
         Ok(y)
     }
 }
 
-/// Calls `f(offset, value)` for every active voxel of `leaf` in offset order:
-/// a dense leaf indexed through its mask, a packed one by zipping the mask's on
-/// bits with its active values (no dense copy, no per-voxel rank lookup).
-#[inline]
+/// [`tiled_product`] specialised for the tile width `2^geom.lc`, so that the
+/// in-tile row and column of an offset are a shift and a mask by constants.
+fn by_tile_width<const TRANSPOSE: bool>(
+    root: &RootNode<UpperNode<f32>>,
+    geom: &Tiles,
+    x: &[f32],
+    y: &mut [f32],
+) {
+    match geom.lc {
+        0 => tiled_product::<0, TRANSPOSE>(root, geom, x, y),
+        1 => tiled_product::<1, TRANSPOSE>(root, geom, x, y),
+        2 => tiled_product::<2, TRANSPOSE>(root, geom, x, y),
+        3 => tiled_product::<3, TRANSPOSE>(root, geom, x, y),
+        4 => tiled_product::<4, TRANSPOSE>(root, geom, x, y),
+        5 => tiled_product::<5, TRANSPOSE>(root, geom, x, y),
+        6 => tiled_product::<6, TRANSPOSE>(root, geom, x, y),
+        7 => tiled_product::<7, TRANSPOSE>(root, geom, x, y),
+        8 => tiled_product::<8, TRANSPOSE>(root, geom, x, y),
+        _ => tiled_product::<9, TRANSPOSE>(root, geom, x, y),
+    }
+}
+
+/// `y += W·x` (or `Wᵀ·x`) over the tiles of a tiled or packed tensor whose
+/// tiles are `2^LC` columns wide, walking the leaves in tile order with a
+/// [`BlockWalker`] (one child lookup per tile while the tiles stay in one
+/// lower node). Inside a tile without padding, in-tile indices need no bounds
+/// checks: the `x` and `y` windows have exactly the tile's extent.
+fn tiled_product<const LC: u32, const TRANSPOSE: bool>(
+    root: &RootNode<UpperNode<f32>>,
+    geom: &Tiles,
+    x: &[f32],
+    y: &mut [f32],
+) {
+    let tc = 1usize << LC;
+    let tr = 512usize >> LC;
+    let tcm = tc - 1;
+    let mut walker = BlockWalker::new(root);
+    let mut offsets = [0u16; OFFSETS];
+    geom.for_each_tile(|tile| {
+        let rows = tile.row0..tile.row0 + tile.rows_in;
+        let cols = tile.col0..tile.col0 + tile.cols_in;
+        let (xs, ys) = if TRANSPOSE {
+            (&x[rows], &mut y[cols])
+        } else {
+            (&x[cols], &mut y[rows])
+        };
+        let leaf = match walker.block(tile.leaf) {
+            None => return,
+            Some(Block::Tile(v)) => {
+                let s: f32 = xs.iter().sum();
+                ys.iter_mut().for_each(|yi| *yi += v * s);
+                return;
+            }
+            Some(Block::Leaf(leaf)) => leaf,
+        };
+        let storage = leaf.storage();
+        if !tile.full {
+            // An edge tile: skip padding voxels.
+            for_each_on(leaf, storage, |n, w| {
+                let (i, j) = (n >> LC, n & tcm);
+                if i < tile.rows_in && j < tile.cols_in {
+                    if TRANSPOSE {
+                        ys[j] += w * xs[i];
+                    } else {
+                        ys[i] += w * xs[j];
+                    }
+                }
+            });
+            return;
+        }
+        let (xs, ys) = if TRANSPOSE {
+            (&xs[..tr], &mut ys[..tc])
+        } else {
+            (&xs[..tc], &mut ys[..tr])
+        };
+        // n < 512, so n >> LC < tr and n & tcm < tc: no bounds checks.
+        let mut add = |n: usize, w: f32| {
+            if TRANSPOSE {
+                ys[n & tcm] += w * xs[n >> LC];
+            } else {
+                ys[n >> LC] += w * xs[n & tcm];
+            }
+        };
+        match storage {
+            LeafStorage::Dense(vals) if leaf.value_mask().is_all_on() => {
+                if TRANSPOSE {
+                    for (&xi, row) in xs.iter().zip(vals.chunks_exact(tc)) {
+                        for (yj, w) in ys.iter_mut().zip(row) {
+                            *yj += w * xi;
+                        }
+                    }
+                } else {
+                    for (yi, row) in ys.iter_mut().zip(vals.chunks_exact(tc)) {
+                        *yi += dot(row, xs);
+                    }
+                }
+            }
+            LeafStorage::Dense(vals) => {
+                let vals = &vals[..512];
+                if TRANSPOSE {
+                    for_each_on(leaf, storage, add);
+                } else {
+                    rows_mv::<LC>(leaf.value_mask().words(), |n| vals[n], xs, ys);
+                }
+            }
+            LeafStorage::Packed { active, .. } if active.len() <= SPARSE_LEAF => {
+                let count = sparse_offsets(leaf.value_mask().words(), &mut offsets);
+                for (&n, &w) in offsets[..count].iter().zip(active) {
+                    add(usize::from(n) & 511, w);
+                }
+            }
+            LeafStorage::Packed { active, .. } => {
+                if TRANSPOSE {
+                    for_each_on(leaf, storage, add);
+                } else {
+                    let mut vals = active.iter();
+                    rows_mv::<LC>(
+                        leaf.value_mask().words(),
+                        |_| vals.next().copied().unwrap_or(0.0),
+                        xs,
+                        ys,
+                    );
+                }
+            }
+        }
+    });
+}
+
+/// Active voxels up to which a packed leaf counts as sparse: its offsets are
+/// extracted by [`sparse_offsets`] and its values multiplied in one loop.
+const SPARSE_LEAF: usize = 24;
+
+/// Room for a leaf's offsets (512 voxels).
+const OFFSETS: usize = 512;
+
+/// Writes the offsets of the on bits of a leaf's mask `words` (at most 8
+/// words) in increasing order to `out`, and returns how many there are.
+///
+/// Made for sparse leaves (about one on bit per word): each word writes its
+/// first `trailing_zeros` result unconditionally, the write position moving
+/// on only past a real bit, and only a word with more on bits loops over
+/// the rest. A `while bits != 0` loop per word instead mispredicts about
+/// every other word when the bits are spread at random (99 % sparsity),
+/// which costs more than the whole product of a leaf's few values.
+#[inline(always)]
+fn sparse_offsets(words: &[u64], out: &mut [u16; OFFSETS]) -> usize {
+    let mut pos = 0usize;
+    for (wi, &word) in words.iter().enumerate().take(8) {
+        let base = (wi << 6) as u16;
+        let mut bits = word;
+        // An unconditional write lands at pos ≤ 64·wi ≤ 448 and a looped one
+        // at pos < 512 (a real bit), so `& (OFFSETS - 1)` never changes the
+        // index; it lets the compiler drop the bounds checks.
+        out[pos & (OFFSETS - 1)] = base + bits.trailing_zeros() as u16;
+        pos += usize::from(bits != 0);
+        bits &= bits.wrapping_sub(1);
+        while bits != 0 {
+            out[pos & (OFFSETS - 1)] = base + bits.trailing_zeros() as u16;
+            pos += 1;
+            bits &= bits - 1;
+        }
+    }
+    pos
+}
+
+/// `ys += W·xs` for one full tile `2^LC` columns wide whose active mask is
+/// `words`, `value(n)` giving the values of the active voxels in offset order.
+/// Each tile row is summed in a register (starting from `ys[i]` and adding
+/// the products in offset order, so the result has the same bits as adding
+/// them to `ys[i]` one by one), instead of a load-add-store chain through
+/// `ys[i]` per value.
+#[inline(always)]
+fn rows_mv<const LC: u32>(
+    words: &[u64],
+    mut value: impl FnMut(usize) -> f32,
+    xs: &[f32],
+    ys: &mut [f32],
+) {
+    let tcm = (1usize << LC) - 1;
+    if LC >= 6 {
+        // A row is 2^(LC - 6) whole mask words.
+        let wpr = 1usize << LC.saturating_sub(6);
+        for (i, yi) in ys.iter_mut().enumerate() {
+            let mut acc = *yi;
+            for wi in i * wpr..(i + 1) * wpr {
+                let mut bits = words[wi & 7];
+                while bits != 0 {
+                    let n = (((wi & 7) << 6) | bits.trailing_zeros() as usize) & 511;
+                    bits &= bits - 1;
+                    acc += value(n) * xs[n & tcm];
+                }
+            }
+            *yi = acc;
+        }
+    } else {
+        // A word holds 2^(6 - LC) rows: take the on bits row by row.
+        let row_mask = u64::MAX >> (64 - (1u32 << LC).min(64));
+        for (wi, &word) in words.iter().enumerate() {
+            let mut rest = word;
+            while rest != 0 {
+                let shift = rest.trailing_zeros() & !((1u32 << LC) - 1);
+                let mut bits = rest & (row_mask << shift);
+                rest &= !(row_mask << shift);
+                let i = ((((wi & 7) << 6) | shift as usize) & 511) >> LC;
+                let mut acc = ys[i];
+                while bits != 0 {
+                    let n = (((wi & 7) << 6) | bits.trailing_zeros() as usize) & 511;
+                    bits &= bits - 1;
+                    acc += value(n) * xs[n & tcm];
+                }
+                ys[i] = acc;
+            }
+        }
+    }
+}
+
+/// Calls `f(offset, value)` for every active voxel of `leaf` in offset order
+/// (`offset < 512`): a dense leaf indexed through its mask, a packed one by
+/// zipping the mask's on bits (a `trailing_zeros` loop over each mask word)
+/// with its active values (no dense copy, no per-voxel rank lookup).
+#[inline(always)]
 pub(crate) fn for_each_on(
     leaf: &LeafNode<f32>,
     storage: LeafStorage<'_, f32>,
     mut f: impl FnMut(usize, f32),
 ) {
-    let mask = leaf.value_mask();
+    let words = leaf.value_mask().words();
     match storage {
-        LeafStorage::Dense(vals) => mask.iter_on().for_each(|n| f(n, vals[n])),
+        LeafStorage::Dense(vals) => {
+            let vals = &vals[..512];
+            for (wi, &word) in words.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let n = ((wi << 6) | bits.trailing_zeros() as usize) & 511;
+                    bits &= bits - 1;
+                    f(n, vals[n]);
+                }
+            }
+        }
         LeafStorage::Packed { active, .. } => {
-            mask.iter_on().zip(active).for_each(|(n, &w)| f(n, w));
+            let mut vals = active.iter();
+            for (wi, &word) in words.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let n = ((wi << 6) | bits.trailing_zeros() as usize) & 511;
+                    bits &= bits - 1;
+                    let Some(&w) = vals.next() else { return };
+                    f(n, w);
+                }
+            }
         }
     }
 }
@@ -264,6 +459,124 @@ mod tests {
                 bits(d.load("w").unwrap().data().to_vec())
             );
             assert!(g.tree().leaves().any(|l| !l.is_dense()), "still packed");
+        }
+    }
+
+    /// The product the straightforward way: every tile's leaf looked up
+    /// through an accessor, every active voxel added to `y` in offset order
+    /// with a bounds check — what the specialised kernels must reproduce bit
+    /// for bit.
+    fn reference(g: &WeightGrid, name: &str, x: &[f32], transpose: bool) -> Vec<f32> {
+        use crate::tiles::{block_at, Block, Tiles};
+        let t = g.plan().tensor(name).unwrap();
+        let geom = Tiles::of(t).unwrap();
+        let acc = g.tree().accessor();
+        let tcm = geom.tile_cols() - 1;
+        let mut y = vec![0.0f32; if transpose { t.cols() } else { t.rows() }];
+        for tile in geom.iter() {
+            let (xs, ys) = if transpose {
+                (
+                    &x[tile.row0..tile.row0 + tile.rows_in],
+                    &mut y[tile.col0..tile.col0 + tile.cols_in],
+                )
+            } else {
+                (
+                    &x[tile.col0..tile.col0 + tile.cols_in],
+                    &mut y[tile.row0..tile.row0 + tile.rows_in],
+                )
+            };
+            match block_at(&acc, tile.leaf) {
+                Some(Block::Leaf(leaf))
+                    if !transpose
+                        && tile.full
+                        && leaf.is_dense()
+                        && leaf.value_mask().is_all_on() =>
+                {
+                    // a full leaf: row-major block, 8-lane dot products
+                    let vals: Vec<f32> = (0..512).map(|n| leaf.value_at(n)).collect();
+                    for (yi, row) in ys.iter_mut().zip(vals.chunks_exact(tcm + 1)) {
+                        *yi += super::dot(row, xs);
+                    }
+                }
+                Some(Block::Leaf(leaf)) => {
+                    for (n, w) in leaf.iter_on() {
+                        let (i, j) = (n >> geom.lc, n & tcm);
+                        if i < tile.rows_in && j < tile.cols_in {
+                            if transpose {
+                                ys[j] += w * xs[i];
+                            } else {
+                                ys[i] += w * xs[j];
+                            }
+                        }
+                    }
+                }
+                Some(Block::Tile(v)) => {
+                    let s: f32 = xs.iter().sum();
+                    ys.iter_mut().for_each(|yi| *yi += v * s);
+                }
+                None => {}
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn kernels_give_the_reference_bits() {
+        use crate::planner::PlanLayout;
+        let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+        for layout in [PlanLayout::Packed, PlanLayout::Slabs] {
+            for tile in TileShape::all() {
+                // sizes off the tile grid, a tall one spanning several lower
+                // nodes, a one-row one
+                for (rows, cols) in [(37, 91), (64, 64), (300, 200), (2100, 40), (1, 700)] {
+                    let opts = PlanOptions {
+                        tile: Some(tile),
+                        layout,
+                        ..Default::default()
+                    };
+                    let plan =
+                        LayoutPlan::from_tensors(&[TensorSpec::new("w", [rows, cols])], &opts)
+                            .unwrap();
+                    let mut g = WeightGrid::new(plan);
+                    let w = values(rows * cols, 21);
+                    let constant = vec![0.25f32; rows * cols];
+                    let (x, xt) = (values(cols, 22), values(rows, 23));
+                    for (data, rule) in [
+                        (&w, SparsityRule::KeepAll),
+                        (&w, SparsityRule::Sparsity(0.5)),
+                        (&w, SparsityRule::Sparsity(0.9)),
+                        (&w, SparsityRule::Sparsity(0.99)),
+                        (&constant, SparsityRule::KeepAll), // tiles, not leaves
+                    ] {
+                        g.store("w", &[rows, cols], &data[..], rule).unwrap();
+                        for dense_leaves in [false, true] {
+                            let mut h = g.clone();
+                            if dense_leaves {
+                                h.tree.leaves_mut().for_each(|l| {
+                                    l.make_dense();
+                                });
+                            }
+                            let d = h.load("w").unwrap();
+                            let (mv, mvt) =
+                                (h.matvec("w", &x).unwrap(), h.matvec_t("w", &xt).unwrap());
+                            let what =
+                                format!("{layout:?} {tile} {rows}x{cols} {rule:?} {dense_leaves}");
+                            assert_eq!(
+                                bits(mv.clone()),
+                                bits(reference(&h, "w", &x, false)),
+                                "{what}"
+                            );
+                            assert_eq!(
+                                bits(mvt.clone()),
+                                bits(reference(&h, "w", &xt, true)),
+                                "{what}"
+                            );
+                            close(&mv, &d.matvec(&x).unwrap());
+                            close(&mvt, &d.matvec_t(&xt).unwrap());
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! Where a tensor's tiles live in the tree: the leaf of each 2-D tile
 //! ([`Tiles`], [`Tile`]) and what a leaf slot holds ([`Block`]).
 
-use sparsevdb_tree::{Coord, LeafNode, ValueAccessor};
+use sparsevdb_tree::{Coord, LeafNode, LowerNode, RootNode, UpperNode, ValueAccessor};
 
 use crate::fold::{slot_to_leaf, Fold};
 use crate::plan::PlannedTensor;
@@ -55,7 +55,7 @@ impl Tiles {
     }
 
     /// The origin of the leaf holding tile `(ti, tj)`.
-    #[inline]
+    #[inline(always)]
     fn leaf(&self, ti: usize, tj: usize) -> Coord {
         let l = match self.first_slot {
             None => [ti as u64, tj as u64, 0],
@@ -74,6 +74,29 @@ impl Tiles {
 
     pub(crate) fn tile_cols(&self) -> usize {
         1 << self.lc
+    }
+
+    /// Calls `f` with every tile in row-major tile order (what
+    /// [`iter`](Self::iter) yields, as plain nested loops that inline).
+    #[inline(always)]
+    pub(crate) fn for_each_tile(&self, mut f: impl FnMut(Tile)) {
+        let (tr, tc) = (self.tile_rows(), self.tile_cols());
+        for ti in 0..self.n_ti {
+            let row0 = ti * tr;
+            let rows_in = tr.min(self.rows - row0);
+            for tj in 0..self.n_tj {
+                let col0 = tj * tc;
+                let cols_in = tc.min(self.cols - col0);
+                f(Tile {
+                    leaf: self.leaf(ti, tj),
+                    row0,
+                    col0,
+                    rows_in,
+                    cols_in,
+                    full: rows_in == tr && cols_in == tc,
+                });
+            }
+        }
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = Tile> + '_ {
@@ -117,6 +140,84 @@ pub(crate) fn block_at<'a>(acc: &ValueAccessor<'a, f32>, leaf: Coord) -> Option<
     match acc.probe_value(leaf) {
         (v, true) => Some(Block::Tile(v)),
         _ => None,
+    }
+}
+
+/// What covers a lower node's region (128³ voxels, 16³ leaf slots).
+#[derive(Clone, Copy)]
+enum Lower<'a> {
+    Node(&'a LowerNode<f32>),
+    /// An active tile above the leaf level (root or upper node) with its value.
+    Tile(f32),
+    /// Nothing active.
+    Empty,
+}
+
+/// Finds the leaf slots of a tensor's tiles one after another, cheaply: the
+/// lower node of the previous slot is kept, so consecutive tiles in one lower
+/// node (a packed tensor's tiles fill lower nodes slot after slot) cost one
+/// child lookup each instead of a root → upper → lower → leaf walk. Borrows
+/// the tree, so it can never see a stale structure.
+pub(crate) struct BlockWalker<'a> {
+    root: &'a RootNode<UpperNode<f32>>,
+    /// Origin of the cached lower node's region (`None`: nothing cached).
+    key: Option<Coord>,
+    lower: Lower<'a>,
+}
+
+/// Voxel side of a lower node's region (`2^(4 + 3)`).
+const LOWER_MASK: i32 = !127;
+
+impl<'a> BlockWalker<'a> {
+    pub(crate) fn new(root: &'a RootNode<UpperNode<f32>>) -> Self {
+        Self {
+            root,
+            key: None,
+            lower: Lower::Empty,
+        }
+    }
+
+    #[cold]
+    fn find_lower(&self, c: Coord) -> Lower<'a> {
+        let Some(upper) = self.root.child_at(c) else {
+            return match self.root.tile_at(c) {
+                Some((v, true)) => Lower::Tile(v),
+                _ => Lower::Empty,
+            };
+        };
+        let n = UpperNode::<f32>::coord_to_offset(c);
+        match upper.child(n) {
+            Some(lower) => Lower::Node(lower),
+            None => match upper.tile(n) {
+                Some((v, true)) => Lower::Tile(v),
+                _ => Lower::Empty,
+            },
+        }
+    }
+
+    /// The leaf slot at `leaf` (a leaf origin): its leaf, an active tile, or
+    /// nothing — what [`block_at`] gives, without the full walk.
+    #[inline(always)]
+    pub(crate) fn block(&mut self, leaf: Coord) -> Option<Block<'a>> {
+        let key = leaf.mask(LOWER_MASK);
+        if self.key != Some(key) {
+            self.lower = self.find_lower(leaf);
+            self.key = Some(key);
+        }
+        match self.lower {
+            Lower::Node(lower) => {
+                let n = LowerNode::<f32>::coord_to_offset(leaf);
+                match lower.child(n) {
+                    Some(l) => Some(Block::Leaf(l)),
+                    None => match lower.tile(n) {
+                        Some((v, true)) => Some(Block::Tile(v)),
+                        _ => None,
+                    },
+                }
+            }
+            Lower::Tile(v) => Some(Block::Tile(v)),
+            Lower::Empty => None,
+        }
     }
 }
 
