@@ -23,8 +23,11 @@ use sparsevdb_tree::{LeafNode, LeafStorage, LowerNode, Node, Tree, Value};
 use crate::kernels;
 use crate::nodes::lower_nodes;
 
-/// How many leaves ahead the reductions prefetch.
-const PREFETCH_AHEAD: usize = 2;
+/// How many leaves ahead the reductions prefetch a leaf's header (its address is
+/// known without touching memory)...
+const HEADER_AHEAD: usize = 8;
+/// ... and its values (their address is in the header, fetched by then).
+const VALUES_AHEAD: usize = 4;
 use crate::ToF64;
 
 /// The fixed-order fold shared by the reductions: `lower(node)` per lower node in
@@ -67,11 +70,15 @@ fn fold_lower<T: Value, R, const L1: u32, const L0: u32>(
     leaf: impl Fn(R, &LeafNode<T, L0>) -> R,
     tile: impl Fn(R, T, u64) -> R,
 ) -> R {
-    // Leaves are separate allocations: fetch each one two leaves ahead.
+    // Leaves are separate allocations (header, then values): prefetch in two stages
+    // so that neither load stalls the sum.
     let kids: Vec<&LeafNode<T, L0>> = lower.children().collect();
     let mut acc = identity;
     for (i, l) in kids.iter().enumerate() {
-        if let Some(next) = kids.get(i + PREFETCH_AHEAD) {
+        if let Some(&ahead) = kids.get(i + HEADER_AHEAD) {
+            kernels::prefetch(core::slice::from_ref(ahead));
+        }
+        if let Some(next) = kids.get(i + VALUES_AHEAD) {
             match next.storage() {
                 LeafStorage::Dense(values) => kernels::prefetch(values),
                 LeafStorage::Packed { active, .. } => kernels::prefetch(active),
