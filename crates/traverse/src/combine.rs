@@ -201,36 +201,22 @@ fn union_leaf_leaf<T: Value, Op: UnionOp<T>, const L0: u32>(
             a.value_mask_mut().union_with(b.value_mask());
         }
         (
-            LeafStorage::Packed {
-                active: av,
-                inactive: ai,
-            },
+            LeafStorage::Packed { inactive: ai, .. },
             LeafStorage::Packed {
                 active: bv,
                 inactive: bi,
             },
-        ) => {
-            let (am, bm) = (a.value_mask(), b.value_mask());
-            let mut union = am.clone();
-            union.union_with(bm);
-            let (mut i, mut j) = (0, 0);
-            let on = union.iter_on().map(|n| {
-                let x = if am.is_on(n) {
-                    i += 1;
-                    av[i - 1]
-                } else {
-                    ai
-                };
-                let y = if bm.is_on(n) {
-                    j += 1;
-                    bv[j - 1]
-                } else {
-                    bi
-                };
-                (n, op.value(x, y))
-            });
-            let leaf = packed_leaf(a.origin(), op.value(ai, bi), on);
-            *a = leaf;
+        ) if a.value_mask() == b.value_mask() && same_bits(op.value(ai, bi), ai) => {
+            // The same active voxels and an unchanged shared inactive value: the
+            // element-wise kernel over the two active slices, in place.
+            if let LeafStorageMut::Packed { active, .. } = a.storage_mut() {
+                op.zip(active, bv);
+            }
+        }
+        (LeafStorage::Packed { .. }, LeafStorage::Packed { .. }) => {
+            // The tree's merge over the union of the masks (`op` once for the voxels
+            // inactive in both, which is the new shared inactive value).
+            a.combine_extended_with(b, |x, xo, y, yo| (op.value(x, y), xo || yo));
         }
         _ => {
             let n = voxels::<T, L0>();

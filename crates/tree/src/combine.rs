@@ -164,6 +164,34 @@ impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
     }
 }
 
+impl<T: Value, const L: u32, const D: bool> LeafNode<T, L, D> {
+    /// Combines every voxel with the corresponding voxel of `other`:
+    /// `(value, active) = f(a, a_active, b, b_active)` — the leaf level of
+    /// [`Tree::combine_extended`], with its fast paths: where both leaves are packed,
+    /// `f` runs once for all the voxels inactive in both (identical inputs) and then
+    /// per voxel active in either, in offset order; otherwise once per voxel. The
+    /// result takes whichever form suits it (decision 0009).
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, LeafNode, Node};
+    /// let mut a = LeafNode::<f32>::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// let mut b = a.clone();
+    /// a.set_at(1, 2.0, true);
+    /// b.set_at(1, 3.0, true);
+    /// b.set_at(2, 4.0, true);
+    /// a.combine_extended_with(&b, |x, xo, y, yo| (x + y, xo || yo));
+    /// assert_eq!(a.probe_at(1), (5.0, true));
+    /// assert_eq!(a.probe_at(2), (4.0, true));
+    /// assert_eq!(a.probe_at(3), (0.0, false));
+    /// ```
+    pub fn combine_extended_with<F>(&mut self, other: &Self, mut f: F)
+    where
+        F: FnMut(T, bool, T, bool) -> (T, bool),
+    {
+        self.combine_node(other, &mut f);
+    }
+}
+
 /// Voxel-wise result of combining two packed leaves (see [`merge_packed`]).
 pub(crate) enum Merged<T, const L: u32> {
     /// Every voxel's value and state (when `f` activates the voxels inactive on both
