@@ -1,10 +1,13 @@
 //! # sparsevdb-tree
 //!
 //! A pure-Rust reimplementation of OpenVDB's sparse volume tree: a hash-map root over
-//! two levels of internal nodes and dense 8³ leaves (the 5-4-3 configuration by
-//! default), with tiles at every level, active masks, pruning, cached accessors,
-//! OpenVDB-ordered iterators and tree combination — following OpenVDB 10.0.1's
-//! semantics, except where `docs/decisions/` says we deliberately differ.
+//! two levels of internal nodes and 8³ leaves (the 5-4-3 configuration by default),
+//! with tiles at every level, active masks, pruning, cached accessors, OpenVDB-ordered
+//! iterators and tree combination — following OpenVDB 10.0.1's semantics, except where
+//! `docs/decisions/` says we deliberately differ. Unlike OpenVDB, nodes adapt their
+//! storage to what they hold: a leaf keeps only its active values while it is sparse
+//! (decision 0009), an internal node keeps only the tiles and child slots it uses
+//! (decision 0010); [`DenseTree`] pins OpenVDB's dense leaves for comparison.
 //!
 //! ```
 //! use sparsevdb_tree::{Coord, CoordBBox, Tree};
