@@ -4,7 +4,7 @@
 //! For a tiled tensor each leaf holds one 2-D tile, so a leaf contributes to
 //! `tile rows` entries of `y` from `tile cols` entries of `x`. The tiles are
 //! visited in row-major tile order and their leaves found by a
-//! [`BlockWalker`] that keeps the current lower internal node (a packed
+//! `BlockWalker` that keeps the current lower internal node (a packed
 //! tensor's tiles fill lower nodes slot after slot), so a leaf costs one
 //! child lookup, not a root → upper → lower walk. The kernels are
 //! specialised per tile width, so in-tile rows and columns are shifts and
@@ -13,7 +13,7 @@
 //! - a full leaf (every voxel active, dense) is multiplied as a dense
 //!   row-major block;
 //! - a sparse packed leaf (a few active voxels) has its offsets extracted
-//!   from the mask words without a branch per word ([`sparse_offsets`]) and
+//!   from the mask words without a branch per word (`sparse_offsets`) and
 //!   its values multiplied in one loop;
 //! - other leaves go through their mask word by word (`trailing_zeros`), the
 //!   packed ones zipped with their active values (no dense copy); for `W·x`
@@ -91,7 +91,7 @@ fn by_tile_width<const TRANSPOSE: bool>(
 
 /// `y += W·x` (or `Wᵀ·x`) over the tiles of a tiled or packed tensor whose
 /// tiles are `2^LC` columns wide, walking the leaves in tile order with a
-/// [`BlockWalker`] (one child lookup per tile while the tiles stay in one
+/// `BlockWalker` (one child lookup per tile while the tiles stay in one
 /// lower node). Inside a tile without padding, in-tile indices need no bounds
 /// checks: the `x` and `y` windows have exactly the tile's extent.
 fn tiled_product<const LC: u32, const TRANSPOSE: bool>(
