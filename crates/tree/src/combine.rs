@@ -259,7 +259,16 @@ where
         }
         return Merged::Full { values, mask };
     }
-    let mut active = Vec::with_capacity(a.active.len().max(b.active.len()));
+    // Exactly the union's size (the usual result when `f` keeps every voxel active
+    // that either side has active): no reallocation, no spare capacity.
+    let union_count: usize = a
+        .mask
+        .words()
+        .iter()
+        .zip(b.mask.words())
+        .map(|(&wa, &wb)| (wa | wb).count_ones() as usize)
+        .sum();
+    let mut active = Vec::with_capacity(union_count);
     let mut odd = Vec::new();
     let (mut ka, mut kb) = (0, 0);
     for (w, (&wa, &wb)) in a.mask.words().iter().zip(b.mask.words()).enumerate() {
