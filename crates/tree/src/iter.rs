@@ -382,22 +382,31 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
         acc
     }
 
-    fn fold_lower<B, F: FnMut(B, ValueItem<T>) -> B>(
-        mut cur: SlotCursor<'a, LeafNode<T, L0, D>, L1>,
+    /// The slot walk shared by both internal levels: each accepted slot is either a
+    /// child, folded by `child`, or a tile of `level` and side `2^log2_side`.
+    #[inline]
+    fn fold_slots<C, const L: u32, B, F>(
+        mut cur: SlotCursor<'a, C, L>,
         filter: Filter,
+        (level, log2_side): (u32, u32),
         mut acc: B,
         f: &mut F,
-    ) -> B {
+        mut child: impl FnMut(&'a C, B, &mut F) -> B,
+    ) -> B
+    where
+        C: Node<Value = T>,
+        F: FnMut(B, ValueItem<T>) -> B,
+    {
         let node = cur.node;
         while let Some(n) = cur.next_slot(filter) {
             acc = match node.child(n) {
-                Some(leaf) => Self::fold_leaf(VoxelCursor::new(leaf, filter), filter, acc, f),
+                Some(c) => child(c, acc, f),
                 None => f(
                     acc,
                     ValueItem {
                         coord: node.offset_to_global(n),
-                        level: 1,
-                        log2_side: L0,
+                        level,
+                        log2_side,
                         value: node.tiles.get(n),
                         active: node.value_mask.is_on(n),
                     },
@@ -407,29 +416,26 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
         acc
     }
 
-    fn fold_upper<B, F: FnMut(B, ValueItem<T>) -> B>(
-        mut cur: SlotCursor<'a, LowerNode<T, L1, L0, D>, L2>,
+    fn fold_lower<B, F: FnMut(B, ValueItem<T>) -> B>(
+        cur: SlotCursor<'a, LeafNode<T, L0, D>, L1>,
         filter: Filter,
-        mut acc: B,
+        acc: B,
         f: &mut F,
     ) -> B {
-        let node = cur.node;
-        while let Some(n) = cur.next_slot(filter) {
-            acc = match node.child(n) {
-                Some(lower) => Self::fold_lower(SlotCursor::new(lower, filter), filter, acc, f),
-                None => f(
-                    acc,
-                    ValueItem {
-                        coord: node.offset_to_global(n),
-                        level: 2,
-                        log2_side: L1 + L0,
-                        value: node.tiles.get(n),
-                        active: node.value_mask.is_on(n),
-                    },
-                ),
-            };
-        }
-        acc
+        Self::fold_slots(cur, filter, (1, L0), acc, f, |leaf, acc, f| {
+            Self::fold_leaf(VoxelCursor::new(leaf, filter), filter, acc, f)
+        })
+    }
+
+    fn fold_upper<B, F: FnMut(B, ValueItem<T>) -> B>(
+        cur: SlotCursor<'a, LowerNode<T, L1, L0, D>, L2>,
+        filter: Filter,
+        acc: B,
+        f: &mut F,
+    ) -> B {
+        Self::fold_slots(cur, filter, (2, L1 + L0), acc, f, |lower, acc, f| {
+            Self::fold_lower(SlotCursor::new(lower, filter), filter, acc, f)
+        })
     }
 }
 

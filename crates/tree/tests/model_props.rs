@@ -1179,6 +1179,29 @@ fn check_off_counters<T: TestValue, const L2: u32, const L1: u32, const L0: u32,
     if t.iter_all().count() != items + t.iter_on().count() {
         return Err("iter_all is not iter_on plus iter_off".into());
     }
+    // Internal iteration (`fold`, which `count`, `sum`, `for_each` use) visits the same
+    // items in the same order as `next()`.
+    let key = |i: &sparsevdb_tree::ValueItem<T>| {
+        let c = i.coord();
+        (
+            c,
+            i.level(),
+            bytemuck::bytes_of(&i.value()).to_vec(),
+            i.is_active(),
+        )
+    };
+    // (`for` desugars to `next()` calls.)
+    let mut by_next = Vec::new();
+    for i in t.iter_all() {
+        by_next.push(key(&i));
+    }
+    let by_fold = t.iter_all().fold(Vec::new(), |mut v, i| {
+        v.push(key(&i));
+        v
+    });
+    if by_next != by_fold {
+        return Err("iter_all: fold and next() disagree".into());
+    }
     Ok(())
 }
 
