@@ -76,46 +76,37 @@ impl Tiles {
         1 << self.lc
     }
 
+    /// Tile `(ti, tj)`: its leaf, first row and column, and how much of it lies
+    /// inside the matrix.
+    #[inline(always)]
+    fn tile(&self, ti: usize, tj: usize) -> Tile {
+        let (tr, tc) = (self.tile_rows(), self.tile_cols());
+        let (row0, col0) = (ti * tr, tj * tc);
+        let rows_in = tr.min(self.rows - row0);
+        let cols_in = tc.min(self.cols - col0);
+        Tile {
+            leaf: self.leaf(ti, tj),
+            row0,
+            col0,
+            rows_in,
+            cols_in,
+            full: rows_in == tr && cols_in == tc,
+        }
+    }
+
     /// Calls `f` with every tile in row-major tile order (what
     /// [`iter`](Self::iter) yields, as plain nested loops that inline).
     #[inline(always)]
     pub(crate) fn for_each_tile(&self, mut f: impl FnMut(Tile)) {
-        let (tr, tc) = (self.tile_rows(), self.tile_cols());
         for ti in 0..self.n_ti {
-            let row0 = ti * tr;
-            let rows_in = tr.min(self.rows - row0);
             for tj in 0..self.n_tj {
-                let col0 = tj * tc;
-                let cols_in = tc.min(self.cols - col0);
-                f(Tile {
-                    leaf: self.leaf(ti, tj),
-                    row0,
-                    col0,
-                    rows_in,
-                    cols_in,
-                    full: rows_in == tr && cols_in == tc,
-                });
+                f(self.tile(ti, tj));
             }
         }
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = Tile> + '_ {
-        let (tr, tc) = (self.tile_rows(), self.tile_cols());
-        (0..self.n_ti).flat_map(move |ti| {
-            (0..self.n_tj).map(move |tj| {
-                let (row0, col0) = (ti * tr, tj * tc);
-                let rows_in = tr.min(self.rows - row0);
-                let cols_in = tc.min(self.cols - col0);
-                Tile {
-                    leaf: self.leaf(ti, tj),
-                    row0,
-                    col0,
-                    rows_in,
-                    cols_in,
-                    full: rows_in == tr && cols_in == tc,
-                }
-            })
-        })
+        (0..self.n_ti).flat_map(move |ti| (0..self.n_tj).map(move |tj| self.tile(ti, tj)))
     }
 }
 
