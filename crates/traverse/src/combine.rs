@@ -54,12 +54,6 @@ const fn voxels<T: Value, const L0: u32>() -> usize {
     <LeafNode<T, L0> as Node>::NUM_VALUES
 }
 
-/// Bitwise equality (a shared inactive value must keep its exact bits).
-#[inline]
-fn same_bits<T: Value>(a: T, b: T) -> bool {
-    bytemuck::bytes_of(&a) == bytemuck::bytes_of(&b)
-}
-
 /// A packed leaf at `origin` whose inactive voxels hold `inactive` and whose active
 /// voxels are `on` (offsets ascending), built in one step; dense past
 /// [`LeafNode::PACKED_MAX`] active voxels.
@@ -88,29 +82,14 @@ fn packed_leaf<T: Value, const L0: u32>(
     leaf
 }
 
-/// Replaces the contents of `a` by every voxel's value `vals` and the mask `words`:
-/// packed when the inactive voxels share one value (bitwise) and few enough voxels
-/// are active (at most [`LeafNode::REPACK_AT`] for a dense `a`, the tree's
-/// hysteresis, [`LeafNode::PACKED_MAX`] for a packed one), dense otherwise.
+/// Replaces the contents of `a` by every voxel's value `vals` and the mask `words`;
+/// the tree chooses the form with its hysteresis ([`LeafNode::rewrite`]).
 fn store_leaf<T: Value, const L0: u32>(a: &mut LeafNode<T, L0>, vals: &[T], words: &[u64]) {
     let mask = Mask::<L0>::from_words(words).expect("leaf mask words");
-    let limit = if a.is_dense() {
-        LeafNode::<T, L0>::REPACK_AT
-    } else {
-        LeafNode::<T, L0>::PACKED_MAX
-    };
-    if mask.count_on() <= limit {
-        let mut off = mask.iter_off();
-        if let Some(first) = off.next() {
-            let inactive = vals[first];
-            if off.all(|n| same_bits(vals[n], inactive)) {
-                *a = packed_leaf(a.origin(), inactive, mask.iter_on().map(|n| (n, vals[n])));
-                return;
-            }
-        }
-    }
-    a.make_dense().copy_from_slice(&vals[..voxels::<T, L0>()]);
-    *a.value_mask_mut() = mask;
+    a.rewrite(|values, m| {
+        values.copy_from_slice(&vals[..values.len()]);
+        *m = mask;
+    });
 }
 
 /// A leaf's mask words, copied (up to 8).
@@ -206,7 +185,7 @@ fn union_leaf_leaf<T: Value, Op: UnionOp<T>, const L0: u32>(
                 active: bv,
                 inactive: bi,
             },
-        ) if a.value_mask() == b.value_mask() && same_bits(op.value(ai, bi), ai) => {
+        ) if a.value_mask() == b.value_mask() && T::same_bits(op.value(ai, bi), ai) => {
             // The same active voxels and an unchanged shared inactive value: the
             // element-wise kernel over the two active slices, in place.
             if let LeafStorageMut::Packed { active, .. } = a.storage_mut() {
@@ -246,7 +225,7 @@ fn union_leaf_tile<T: Value, Op: UnionOp<T>, const L0: u32>(
 ) {
     if let (LeafStorage::Packed { active, inactive }, false) = (a.storage(), b_on) {
         let new_inactive = op.value(inactive, b);
-        if !same_bits(new_inactive, inactive) {
+        if !T::same_bits(new_inactive, inactive) {
             let on = a
                 .value_mask()
                 .iter_on()

@@ -69,24 +69,24 @@ pub(crate) trait Combine: Node {
 impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
     fn topology_copy(other: &Self, value: T) -> Self {
         let mut leaf = Self::new_filled(other.origin, value, false);
-        leaf.rebuild(|_, mask| *mask = other.value_mask.clone());
+        leaf.rewrite(|_, mask| *mask = other.value_mask.clone());
         leaf
     }
 
     fn set_values_on(&mut self) {
-        self.rebuild(|_, mask| mask.set_all(true));
+        self.rewrite(|_, mask| mask.set_all(true));
     }
 
     fn topology_union(&mut self, other: &Self) {
-        self.rebuild(|_, mask| mask.union_with(&other.value_mask));
+        self.rewrite(|_, mask| mask.union_with(&other.value_mask));
     }
 
     fn topology_intersection(&mut self, other: &Self, _background: T) {
-        self.rebuild(|_, mask| mask.intersect_with(&other.value_mask));
+        self.rewrite(|_, mask| mask.intersect_with(&other.value_mask));
     }
 
     fn topology_difference(&mut self, other: &Self, _background: T) {
-        self.rebuild(|_, mask| mask.subtract(&other.value_mask));
+        self.rewrite(|_, mask| mask.subtract(&other.value_mask));
     }
 
     fn combine_node<F>(&mut self, other: &Self, f: &mut F)
@@ -104,7 +104,7 @@ impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
         let mut theirs = [T::zeroed(); MAX_LEAF_VALUES];
         other.copy_values_to(&mut theirs);
         let their_mask = &other.value_mask;
-        self.rebuild(|values, mask| {
+        self.rewrite(|values, mask| {
             for (n, v) in values.iter_mut().enumerate() {
                 let (r, on) = f(*v, mask.is_on(n), theirs[n], their_mask.is_on(n));
                 *v = r;
@@ -133,7 +133,7 @@ impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
                 return;
             }
         }
-        self.rebuild(|values, mask| {
+        self.rewrite(|values, mask| {
             for (n, v) in values.iter_mut().enumerate() {
                 let (r, on) = f(*v, mask.is_on(n), value, active);
                 *v = r;
@@ -144,7 +144,7 @@ impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
 
     fn merge_active_states(&mut self, other: Self, _reset_old: T, _reset_new: T) {
         // Every active voxel of `other` that is inactive here is copied, value and state.
-        self.rebuild(|values, mask| {
+        self.rewrite(|values, mask| {
             for (n, v) in other.iter_on() {
                 if mask.is_off(n) {
                     values[n] = v;
@@ -155,7 +155,7 @@ impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
     }
 
     fn replace_active(&mut self, other: &Self) {
-        self.rebuild(|values, mask| {
+        self.rewrite(|values, mask| {
             for (n, v) in other.iter_on() {
                 values[n] = v;
                 mask.set_on(n);
@@ -216,16 +216,16 @@ pub(crate) enum Merged<T, const L: u32> {
     },
 }
 
-/// Applies `f` to every voxel active in `a` or `b` (in offset order); every other
-/// voxel gets `(r0, on0)`, what `f` gives for two inactive voxels.
-fn merge_packed<T: Value, const L: u32, F>(
+/// Calls `f` on every voxel active in `a` or `b`, in offset order, with each side's
+/// value (its active value, or its shared inactive value) and state, and hands the
+/// offset and `f`'s result to `emit`.
+#[inline(always)]
+fn for_each_union<T: Value, const L: u32, F>(
     a: PackedView<'_, T, L>,
     b: PackedView<'_, T, L>,
-    r0: T,
-    on0: bool,
     f: &mut F,
-) -> Merged<T, L>
-where
+    mut emit: impl FnMut(usize, T, bool),
+) where
     F: FnMut(T, bool, T, bool) -> (T, bool),
 {
     // Branch-free operand fetch: the index stays in range and the value is chosen
@@ -239,24 +239,41 @@ where
         *k += usize::from(on);
         v
     }
+    let (mut ka, mut kb) = (0, 0);
+    for (w, (&wa, &wb)) in a.mask.words().iter().zip(b.mask.words()).enumerate() {
+        let mut union = wa | wb;
+        while union != 0 {
+            let bit = union & union.wrapping_neg();
+            let n = w * 64 + union.trailing_zeros() as usize;
+            union &= union - 1;
+            let (a_on, b_on) = (wa & bit != 0, wb & bit != 0);
+            let av = fetch(a.active, &mut ka, a_on, a.inactive);
+            let bv = fetch(b.active, &mut kb, b_on, b.inactive);
+            let (r, on) = f(av, a_on, bv, b_on);
+            emit(n, r, on);
+        }
+    }
+}
+
+/// Applies `f` to every voxel active in `a` or `b` (in offset order); every other
+/// voxel gets `(r0, on0)`, what `f` gives for two inactive voxels.
+fn merge_packed<T: Value, const L: u32, F>(
+    a: PackedView<'_, T, L>,
+    b: PackedView<'_, T, L>,
+    r0: T,
+    on0: bool,
+    f: &mut F,
+) -> Merged<T, L>
+where
+    F: FnMut(T, bool, T, bool) -> (T, bool),
+{
     let mut mask = Mask::<L>::new(on0);
     if on0 {
         let mut values = Box::new([r0; MAX_LEAF_VALUES]);
-        let (mut ka, mut kb) = (0, 0);
-        for (w, (&wa, &wb)) in a.mask.words().iter().zip(b.mask.words()).enumerate() {
-            let mut union = wa | wb;
-            while union != 0 {
-                let bit = union & union.wrapping_neg();
-                let n = w * 64 + union.trailing_zeros() as usize;
-                union &= union - 1;
-                let (a_on, b_on) = (wa & bit != 0, wb & bit != 0);
-                let av = fetch(a.active, &mut ka, a_on, a.inactive);
-                let bv = fetch(b.active, &mut kb, b_on, b.inactive);
-                let (r, on) = f(av, a_on, bv, b_on);
-                values[n] = r;
-                mask.set(n, on);
-            }
-        }
+        for_each_union(a, b, f, |n, r, on| {
+            values[n] = r;
+            mask.set(n, on);
+        });
         return Merged::Full { values, mask };
     }
     // Exactly the union's size (the usual result when `f` keeps every voxel active
@@ -270,25 +287,14 @@ where
         .sum();
     let mut active = Vec::with_capacity(union_count);
     let mut odd = Vec::new();
-    let (mut ka, mut kb) = (0, 0);
-    for (w, (&wa, &wb)) in a.mask.words().iter().zip(b.mask.words()).enumerate() {
-        let mut union = wa | wb;
-        while union != 0 {
-            let bit = union & union.wrapping_neg();
-            let n = w * 64 + union.trailing_zeros() as usize;
-            union &= union - 1;
-            let (a_on, b_on) = (wa & bit != 0, wb & bit != 0);
-            let av = fetch(a.active, &mut ka, a_on, a.inactive);
-            let bv = fetch(b.active, &mut kb, b_on, b.inactive);
-            let (r, on) = f(av, a_on, bv, b_on);
-            if on {
-                mask.set_on(n);
-                active.push(r);
-            } else if bytemuck::bytes_of(&r) != bytemuck::bytes_of(&r0) {
-                odd.push((n as u16, r));
-            }
+    for_each_union(a, b, f, |n, r, on| {
+        if on {
+            mask.set_on(n);
+            active.push(r);
+        } else if !T::same_bits(r, r0) {
+            odd.push((n as u16, r));
         }
-    }
+    });
     Merged::Sparse {
         mask,
         active,

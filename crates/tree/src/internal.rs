@@ -431,7 +431,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
                     // OpenVDB refills the inside with the tile; for an inactive tile that
                     // is bit-for-bit the background that builds nodes the final prune
                     // collapses again, so skip it (same result, no transient nodes).
-                    if !on && bytemuck::bytes_of(&v) == bytemuck::bytes_of(&background) {
+                    if !on && C::Value::same_bits(v, background) {
                         continue;
                     }
                     self.set_tile(n, background, false);

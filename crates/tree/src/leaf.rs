@@ -171,13 +171,6 @@ pub struct LeafNode<T, const LOG2: u32 = 3, const DENSE_ONLY: bool = false> {
     pub(crate) data: LeafData<T>,
 }
 
-/// Bitwise equality (so that `-0.0` and NaN payloads are never merged into a shared
-/// inactive value).
-#[inline]
-fn same_bits<T: Value>(a: T, b: T) -> bool {
-    bytemuck::bytes_of(&a) == bytemuck::bytes_of(&b)
-}
-
 fn dense_buffer<T: Value>(v: T) -> Box<[T; MAX_LEAF_VALUES]> {
     match vec![v; MAX_LEAF_VALUES].into_boxed_slice().try_into() {
         Ok(b) => b,
@@ -437,7 +430,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
         }
         let mut off = mask.iter_off();
         let inactive = values[off.next()?];
-        if !off.all(|n| same_bits(values[n], inactive)) {
+        if !off.all(|n| T::same_bits(values[n], inactive)) {
             return None;
         }
         Some(Packed {
@@ -690,7 +683,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
                         let len = p.values.len();
                         self.after_turn_on(len);
                     }
-                } else if !same_bits(v, p.inactive) {
+                } else if !T::same_bits(v, p.inactive) {
                     self.densify();
                     self.set_at(n, v, on);
                 } else if was_on {
@@ -712,7 +705,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
                 if self.value_mask.is_on(n) {
                     let r = p.rank_of_active(self.value_mask.words(), n);
                     p.values[r] = v;
-                } else if !same_bits(v, p.inactive) {
+                } else if !T::same_bits(v, p.inactive) {
                     self.make_dense()[n] = v;
                 }
             }
@@ -742,7 +735,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
                     p.bump_ranks(n, true);
                     let len = p.values.len();
                     self.after_turn_on(len);
-                } else if same_bits(p.values[r], p.inactive) {
+                } else if T::same_bits(p.values[r], p.inactive) {
                     p.values.remove(r);
                     self.value_mask.set_off(n);
                     p.bump_ranks(n, false);
@@ -799,12 +792,25 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
         self.value_mask.is_all_off()
     }
 
-    /// Runs `f` over every voxel's value and the mask as if the leaf were dense, then
-    /// keeps or chooses the storage form: a dense leaf packs only at
-    /// [`REPACK_AT`](Self::REPACK_AT), a packed one stays packed up to
-    /// [`PACKED_MAX`](Self::PACKED_MAX). Used by the bulk operations (fill of a
-    /// sub-box, clip, combination).
-    pub(crate) fn rebuild(&mut self, f: impl FnOnce(&mut [T], &mut Mask<LOG2>)) {
+    /// Runs `f` over every voxel's value (`NUM_VALUES` of them, in offset order) and
+    /// the mask as if the leaf were dense, then keeps or chooses the storage form
+    /// with the leaf's hysteresis: a dense leaf packs only at
+    /// [`REPACK_AT`](Self::REPACK_AT) active voxels or fewer, a packed one stays
+    /// packed up to [`PACKED_MAX`](Self::PACKED_MAX) (both need every inactive voxel
+    /// to hold the same bits). The bulk operations (fill of a sub-box, clip,
+    /// combination) go through it.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, LeafNode, Node};
+    /// let mut leaf = LeafNode::<f32>::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// leaf.rewrite(|values, mask| {
+    ///     values[..8].fill(2.0);
+    ///     (0..8).for_each(|n| mask.set_on(n));
+    /// });
+    /// assert_eq!(leaf.probe_at(7), (2.0, true));
+    /// assert!(!leaf.is_dense(), "8 active voxels stay packed");
+    /// ```
+    pub fn rewrite(&mut self, f: impl FnOnce(&mut [T], &mut Mask<LOG2>)) {
         if let LeafData::Dense(d) = &mut self.data {
             f(&mut d[..Self::VOXELS], &mut self.value_mask);
             self.try_pack(Self::REPACK_AT);
@@ -948,7 +954,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> Node for LeafNode<T, LOG
         if b.is_empty() {
             return;
         }
-        self.rebuild(|values, mask| {
+        self.rewrite(|values, mask| {
             Self::offsets_in(&b, |n| {
                 values[n] = v;
                 mask.set(n, active);
@@ -1004,7 +1010,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> Node for LeafNode<T, LOG
         }
         let inside = node.intersection(clip);
         let origin = self.origin;
-        self.rebuild(|values, mask| {
+        self.rewrite(|values, mask| {
             for (n, v) in values.iter_mut().enumerate() {
                 let l = Self::offset_to_local(n);
                 let g = Coord::new(origin.x + l.x, origin.y + l.y, origin.z + l.z);

@@ -68,8 +68,7 @@ fn node_repr<C: Node, const LOG2: u32>(
     let tiles = (0..crate::InternalNode::<C, LOG2>::NUM_VALUES)
         .filter_map(|n| {
             let (v, on) = node.tile(n)?;
-            (!(v.eq(&default.0) && bytemuck::bytes_of(&v) == bytemuck::bytes_of(&default.0))
-                || on != default.1)
+            (!(v.eq(&default.0) && C::Value::same_bits(v, default.0)) || on != default.1)
                 .then_some((n as u32, v, on))
         })
         .collect();

@@ -33,7 +33,7 @@ enum Repr<T> {
 /// NaN payloads included), which `PartialEq` does not promise.
 #[inline(always)]
 fn same<T: Value>(a: &T, b: &T) -> bool {
-    bytemuck::bytes_of(a) == bytemuck::bytes_of(b)
+    T::same_bits(*a, *b)
 }
 
 impl<T: Value, const LOG2: u32> TileTable<T, LOG2> {

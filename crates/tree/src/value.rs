@@ -34,6 +34,19 @@ pub trait Value: Pod + PartialEq + Default + Debug + Send + Sync + 'static {
     fn add(a: Self, b: Self) -> Self;
     /// `a * b` (wrapping for integers).
     fn mul(a: Self, b: Self) -> Self;
+    /// Bit-for-bit equality (`-0.0 ≠ 0.0`, NaN payloads told apart): what the adaptive
+    /// leaves and tile tables compare with, so that a shared value never stands in for
+    /// one with other bits.
+    ///
+    /// ```
+    /// use sparsevdb_tree::Value;
+    /// assert!(<f32 as Value>::same_bits(1.0, 1.0));
+    /// assert!(!<f32 as Value>::same_bits(0.0, -0.0));
+    /// ```
+    #[inline]
+    fn same_bits(a: Self, b: Self) -> bool {
+        bytemuck::bytes_of(&a) == bytemuck::bytes_of(&b)
+    }
     /// `std::max(a, b)`: `if a < b { b } else { a }`.
     #[inline]
     fn max_value(a: Self, b: Self) -> Self {
