@@ -28,6 +28,7 @@ use crate::nodes::lower_nodes;
 const HEADER_AHEAD: usize = 8;
 /// ... and its values (their address is in the header, fetched by then).
 const VALUES_AHEAD: usize = 4;
+const _: () = assert!(HEADER_AHEAD.is_power_of_two() && VALUES_AHEAD < HEADER_AHEAD);
 use crate::ToF64;
 
 /// The fixed-order fold shared by the reductions: `lower(node)` per lower node in
@@ -71,20 +72,33 @@ fn fold_lower<T: Value, R, const L1: u32, const L0: u32>(
     tile: impl Fn(R, T, u64) -> R,
 ) -> R {
     // Leaves are separate allocations (header, then values): prefetch in two stages
-    // so that neither load stalls the sum.
-    let kids: Vec<&LeafNode<T, L0>> = lower.children().collect();
-    let mut acc = identity;
-    for (i, l) in kids.iter().enumerate() {
-        if let Some(&ahead) = kids.get(i + HEADER_AHEAD) {
-            kernels::prefetch(core::slice::from_ref(ahead));
+    // so that neither load stalls the sum. The look-ahead is a ring of the next
+    // `HEADER_AHEAD` leaves of the child iterator (no per-node vector): when leaf `i`
+    // is summed, `ring` holds leaves `i .. i + HEADER_AHEAD`.
+    let mut kids = lower.children();
+    let mut ring: [Option<&LeafNode<T, L0>>; HEADER_AHEAD] = [None; HEADER_AHEAD];
+    for slot in ring.iter_mut() {
+        *slot = kids.next();
+        if let Some(l) = *slot {
+            kernels::prefetch(core::slice::from_ref(l));
         }
-        if let Some(next) = kids.get(i + VALUES_AHEAD) {
+    }
+    let mut acc = identity;
+    let mut i = 0;
+    while let Some(l) = ring[i % HEADER_AHEAD] {
+        if let Some(next) = ring[(i + VALUES_AHEAD) % HEADER_AHEAD] {
             match next.storage() {
                 LeafStorage::Dense(values) => kernels::prefetch(values),
                 LeafStorage::Packed { active, .. } => kernels::prefetch(active),
             }
         }
+        let ahead = kids.next();
+        if let Some(a) = ahead {
+            kernels::prefetch(core::slice::from_ref(a));
+        }
+        ring[i % HEADER_AHEAD] = ahead;
         acc = leaf(acc, l);
+        i += 1;
     }
     let voxels = LeafNode::<T, L0>::NUM_VOXELS;
     for n in lower.value_mask().iter_on() {

@@ -40,7 +40,6 @@ pub mod portable;
 mod x86;
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::OnceLock;
 
 pub(crate) const OP_SUM: u8 = 0;
 pub(crate) const OP_ABS: u8 = 1;
@@ -80,6 +79,17 @@ impl Isa {
     }
 }
 
+/// "Not known yet" in [`DETECTED`] and [`ACTIVE`].
+const UNKNOWN: u8 = u8::MAX;
+/// The result of `detect()` once it has run (`UNKNOWN` before): a plain relaxed
+/// load on the kernels' hot path. `detect()` always returns the same value, so
+/// racing first calls store the same byte.
+static DETECTED: AtomicU8 = AtomicU8::new(UNKNOWN);
+/// The instruction set the kernels use: `detected()` capped by the last
+/// [`set_max_isa`] (`UNKNOWN` until either is needed). It only ever holds a value
+/// `<= detected()`.
+static ACTIVE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
 /// The best instruction set this CPU offers (detected once; [`Isa::Portable`] under
 /// Miri and off x86-64).
 ///
@@ -87,9 +97,22 @@ impl Isa {
 /// let isa = sparsevdb_traverse::kernels::detected();
 /// println!("kernels use {}", isa.name());
 /// ```
+#[inline]
 pub fn detected() -> Isa {
-    static DETECTED: OnceLock<Isa> = OnceLock::new();
-    *DETECTED.get_or_init(detect)
+    let d = DETECTED.load(Ordering::Relaxed);
+    if d != UNKNOWN {
+        Isa::from_u8(d)
+    } else {
+        detect_once()
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn detect_once() -> Isa {
+    let isa = detect();
+    DETECTED.store(isa as u8, Ordering::Relaxed);
+    isa
 }
 
 #[cfg(all(target_arch = "x86_64", not(miri)))]
@@ -113,8 +136,6 @@ fn detect() -> Isa {
     Isa::Portable
 }
 
-static CAP: AtomicU8 = AtomicU8::new(u8::MAX);
-
 /// Caps the instruction set every kernel uses from now on, in every thread (`None`:
 /// no cap, the [`detected`] one). For measurements and tests; results do not
 /// depend on it.
@@ -127,7 +148,8 @@ static CAP: AtomicU8 = AtomicU8::new(u8::MAX);
 /// assert_eq!(kernels::active(), kernels::detected());
 /// ```
 pub fn set_max_isa(cap: Option<Isa>) {
-    CAP.store(cap.map_or(u8::MAX, |i| i as u8), Ordering::Relaxed);
+    let d = detected();
+    ACTIVE.store(cap.map_or(d, |c| c.min(d)) as u8, Ordering::Relaxed);
 }
 
 /// The instruction set the kernels use now: [`detected`] capped by [`set_max_isa`].
@@ -137,13 +159,25 @@ pub fn set_max_isa(cap: Option<Isa>) {
 /// ```
 #[inline]
 pub fn active() -> Isa {
-    let cap = CAP.load(Ordering::Relaxed);
-    let d = detected();
-    if (d as u8) <= cap {
-        d
+    let a = ACTIVE.load(Ordering::Relaxed);
+    if a != UNKNOWN {
+        Isa::from_u8(a)
     } else {
-        Isa::from_u8(cap)
+        active_first()
     }
+}
+
+/// First call of [`active`] with no [`set_max_isa`] before: no cap. A concurrent
+/// `set_max_isa` wins (the exchange only replaces `UNKNOWN`).
+#[cold]
+#[inline(never)]
+fn active_first() -> Isa {
+    let d = detected() as u8;
+    let a = match ACTIVE.compare_exchange(UNKNOWN, d, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => d,
+        Err(set) => set,
+    };
+    Isa::from_u8(a)
 }
 
 /// Asks the CPU to start loading `data` into the cache (one `prefetcht0` per 64-byte

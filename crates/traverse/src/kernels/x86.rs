@@ -55,38 +55,36 @@ pub(super) unsafe fn masked_reduce_avx512<const OP: u8>(values: &[f32], mask: &[
             hi = _mm512_mask_add_pd(hi, (k >> 8) as u8, hi, b);
         }
     }
-    let t = _mm512_add_pd(lo, hi);
-    let mut s = [0.0f64; 8];
-    // SAFETY: `s` holds exactly the 8 f64 that the store writes.
-    unsafe { _mm512_storeu_pd(s.as_mut_ptr(), t) };
-    finish8(s)
+    finish16_avx512(lo, hi)
 }
 
 /// The canonical contiguous reduction of `values` (see `portable::reduce`) with
 /// AVX-512: each 16-value block adds to two 8-lane accumulators, lanes `0..8` and
-/// `8..16`; the last partial block is read from a zero-padded copy (adding `+0.0`
-/// to an accumulator that starts at `+0.0` equals skipping: it can never hold
-/// `-0.0`).
+/// `8..16`; the last partial block is read with a zero-masked load (its missing
+/// values read as `+0.0`, and adding `+0.0` to an accumulator that starts at `+0.0`
+/// equals skipping: it can never hold `-0.0`).
 ///
 /// # Safety
 /// The CPU must support `avx512f`.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn reduce_avx512<const OP: u8>(values: &[f32]) -> f64 {
-    let full = values.len() / 16 * 16;
-    let mut tail = [0.0f32; 16];
-    tail[..values.len() - full].copy_from_slice(&values[full..]);
-    let blocks = full / 16 + usize::from(full < values.len());
+    let n = values.len();
+    let p = values.as_ptr();
     let mut lo = _mm512_setzero_pd();
     let mut hi = _mm512_setzero_pd();
-    for b in 0..blocks {
-        let p = if b * 16 < full {
-            // SAFETY: b * 16 + 16 <= full <= values.len(): in bounds.
-            unsafe { values.as_ptr().add(b * 16) }
+    let mut i = 0;
+    while i < n {
+        let v = if i + 16 <= n {
+            // SAFETY: i + 16 <= n == values.len(): the 16 floats are in bounds.
+            unsafe { _mm512_loadu_ps(p.add(i)) }
         } else {
-            tail.as_ptr()
+            // Lanes `0..n - i` (1 to 15 of them) are loaded, the others are zero.
+            let k = ((1u32 << (n - i)) - 1) as u16;
+            // SAFETY: i < n, so `p.add(i)` is in bounds; a masked load reads only the
+            // lanes whose mask bit is on (here `i..n`, inside `values`) and suppresses
+            // faults on the others.
+            unsafe { _mm512_maskz_loadu_ps(k, p.add(i)) }
         };
-        // SAFETY: `p` points at 16 readable floats (inside `values` or `tail`).
-        let v = unsafe { _mm512_loadu_ps(p) };
         let mut a = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
         let mut c = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
             _mm512_castps_pd(v),
@@ -100,12 +98,21 @@ pub(super) unsafe fn reduce_avx512<const OP: u8>(values: &[f32]) -> f64 {
         }
         lo = _mm512_add_pd(lo, a);
         hi = _mm512_add_pd(hi, c);
+        i += 16;
     }
+    finish16_avx512(lo, hi)
+}
+
+/// Combines the 16 lanes held in `lo` (lanes `0..8`) and `hi` (`8..16`) in the
+/// canonical order (`portable::combine_lanes`): lanes `j` and `j + 8`, then `j` and
+/// `j + 4`, then `j` and `j + 2`, then the last two — with in-register shuffles.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn finish16_avx512(lo: __m512d, hi: __m512d) -> f64 {
     let t = _mm512_add_pd(lo, hi);
-    let mut s = [0.0f64; 8];
-    // SAFETY: `s` holds exactly the 8 f64 that the store writes.
-    unsafe { _mm512_storeu_pd(s.as_mut_ptr(), t) };
-    finish8(s)
+    let q = _mm256_add_pd(_mm512_castpd512_pd256(t), _mm512_extractf64x4_pd::<1>(t));
+    let d = _mm_add_pd(_mm256_castpd256_pd128(q), _mm256_extractf128_pd::<1>(q));
+    _mm_cvtsd_f64(_mm_add_sd(d, _mm_unpackhi_pd(d, d)))
 }
 
 /// `y[i] = y[i] + a * x[i]` with AVX-512 (multiply, then add: never fused).
@@ -349,16 +356,4 @@ pub(super) unsafe fn map_avx2<T: Copy, F: Fn(T) -> T>(a: &mut [T], f: &F) {
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn masked_map_avx2<T: Copy, F: Fn(T) -> T>(a: &mut [T], mask: &[u64], f: &F) {
     portable::masked_map(a, mask, f);
-}
-
-/// Lanes `j` and `j + 4`, then `j` and `j + 2`, then the last two (the tail of
-/// `portable::combine_lanes` once lanes `j` and `j + 8` are added).
-#[inline(always)]
-fn finish8(mut s: [f64; 8]) -> f64 {
-    for w in [4, 2, 1] {
-        for j in 0..w {
-            s[j] += s[j + w];
-        }
-    }
-    s[0]
 }
