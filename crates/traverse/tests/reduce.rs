@@ -168,3 +168,46 @@ fn reductions_on_every_leaf_form() {
         assert_eq!((a.0, a.4, &a.5), (b.0, b.4, &b.5));
     }
 }
+
+#[test]
+fn sum_is_per_lower_node_in_slot_order_for_any_leaf_count() {
+    // Lower nodes with 0 to 40 leaves (fewer than, as many as, and more than the
+    // leaves the reductions look ahead), packed and dense: the sum is each lower
+    // node's leaves in slot order, the nodes combined left to right in tree order.
+    let mut t = sparsevdb_tree::Tree::<f32>::new(0.0);
+    for node in 0..41i32 {
+        let base = sparsevdb_tree::Coord::new(128 * node, 0, 0);
+        for leaf in 0..node {
+            for i in 0..(1 + (leaf * 37 + node) % 450) {
+                let c = sparsevdb_tree::Coord::new(
+                    base.x + 8 * (leaf % 16) + i % 8,
+                    8 * (leaf / 16) + (i / 8) % 8,
+                    i / 64,
+                );
+                t.set_value(c, ((i * 7 + leaf) as f32 * 0.31).sin() * 3.0);
+            }
+        }
+    }
+    let leaf_sum = |leaf: &sparsevdb_tree::LeafNode<f32>| match leaf.storage() {
+        sparsevdb_tree::LeafStorage::Packed { active, .. } => {
+            kernels::portable::reduce(active, f64::from)
+        }
+        sparsevdb_tree::LeafStorage::Dense(v) => {
+            kernels::portable::masked_reduce(v, leaf.value_mask().words(), f64::from)
+        }
+    };
+    let lowers = sparsevdb_traverse::lower_nodes(&t);
+    assert_eq!(lowers.len(), 40);
+    assert!(t.leaves().any(|l| l.is_dense()) && t.leaves().any(|l| !l.is_dense()));
+    let want = lowers
+        .iter()
+        .map(|lower| lower.children().fold(0.0f64, |a, l| a + leaf_sum(l)))
+        .fold(0.0f64, |a, p| a + p);
+    for n in THREADS {
+        assert_eq!(
+            with_threads(n, || sparsevdb_traverse::sum(&t)).to_bits(),
+            want.to_bits(),
+            "{n} threads"
+        );
+    }
+}

@@ -698,6 +698,40 @@ mod tests {
     }
 
     #[test]
+    fn contiguous_reductions_read_partial_blocks_at_the_end_of_the_buffer() {
+        // Every length up to 3 blocks, each slice the whole of its own allocation
+        // (the AVX-512 kernel reads the last partial block with a masked load that
+        // must stop at the end) and starting 1 float into one (unaligned blocks).
+        let (v, _) = buffer(11, 1);
+        for len in 0..=48usize {
+            let own: Box<[f32]> = v[..len].into();
+            let shifted: Box<[f32]> = v[..len + 1].into();
+            for slice in [&own[..], &shifted[1..]] {
+                let want = portable::reduce(slice, |x: f32| f64::from(x).abs());
+                for isa in isas() {
+                    let got = abs_sum_f32_with(isa, slice);
+                    assert!(
+                        got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                        "{isa:?} len {len}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn active_follows_set_max_isa() {
+        // `active()` is cached; every cap takes effect at once (and never exceeds
+        // the detected set).
+        for cap in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
+            set_max_isa(Some(cap));
+            assert_eq!(active(), cap.min(detected()));
+        }
+        set_max_isa(None);
+        assert_eq!(active(), detected());
+    }
+
+    #[test]
     fn reduction_without_nan_is_finite_and_exact_on_integers() {
         let v: Vec<f32> = (0..512).map(|i| (i % 7) as f32 - 3.0).collect();
         let m = [u64::MAX; 8];
