@@ -5,7 +5,11 @@
 //! Rows (each the median of the report's timed runs, one rayon pool per thread
 //! count):
 //! * `sum`: `traverse::sum` over the active values (ns per active value), against
-//!   AHashMap `values().sum()` (1 thread);
+//!   AHashMap `values().sum()` (1 thread). A single sum of `sphere` takes only
+//!   ~1.5 ms, so that the median is not at the mercy of one scheduler hiccup, every
+//!   timed run of the three sum rows (`sum`, `sum (portable kernel)`, AHashMap) does
+//!   [`SUM_REPEAT`] sums back to back and the figure is its time divided by
+//!   `SUM_REPEAT` (the warm-up and the median of the runs as for every row);
 //! * `sum (portable kernel)`: the same with the kernels capped at the portable code
 //!   (the SIMD / scalar ratio);
 //! * `apply_gradient`: `w −= 0.01·g` with w = A and g = B (A cloned, untimed, per
@@ -51,6 +55,24 @@ fn pool(threads: usize) -> rayon::ThreadPool {
         .expect("rayon thread pool")
 }
 
+/// Sums done back to back in each timed run of the sum rows (see the module docs).
+pub const SUM_REPEAT: usize = 16;
+
+/// Median seconds of one `traverse::sum(a)` on `threads` threads: each timed run
+/// does [`SUM_REPEAT`] sums, its time divided by `SUM_REPEAT`.
+fn repeated_sum_secs(timing: &Timing, threads: usize, a: &FloatTree) -> f64 {
+    secs(
+        timing,
+        threads,
+        || (),
+        |_| {
+            (0..SUM_REPEAT)
+                .map(|_| traverse::sum(black_box(a)))
+                .fold(0.0, |acc, s| acc + black_box(s))
+        },
+    ) / SUM_REPEAT as f64
+}
+
 /// Median seconds of `timed` on `threads` threads, with `setup` untimed per run.
 fn secs<S: Send, T: Send>(
     timing: &Timing,
@@ -94,10 +116,12 @@ pub fn bench_traverse(
         1,
         || (),
         |_| {
-            got_sum = traverse::sum(black_box(&a));
+            for _ in 0..SUM_REPEAT {
+                got_sum = traverse::sum(black_box(&a));
+            }
         },
-    );
-    let s2 = secs(timing, 2, || (), |_| traverse::sum(black_box(&a)));
+    ) / SUM_REPEAT as f64;
+    let s2 = repeated_sum_secs(timing, 2, &a);
     if !crate::record::sums_agree(got_sum, want_sum) {
         problems.push(format!(
             "TRAVERSE {name} sum: {got_sum:.6}, reference {want_sum:.6}"
@@ -111,8 +135,8 @@ pub fn bench_traverse(
         note: format!("sum={got_sum:.6} active={active}"),
     });
     kernels::set_max_isa(Some(Isa::Portable));
-    let p1 = secs(timing, 1, || (), |_| traverse::sum(black_box(&a)));
-    let p2 = secs(timing, 2, || (), |_| traverse::sum(black_box(&a)));
+    let p1 = repeated_sum_secs(timing, 1, &a);
+    let p2 = repeated_sum_secs(timing, 2, &a);
     kernels::set_max_isa(None);
     rows.push(Row {
         op: "sum (portable kernel)".into(),
@@ -125,8 +149,17 @@ pub fn bench_traverse(
         progress("traverse: AHashMap values().sum()");
         let map = baselines::build::<AhashState>(&d.a);
         let h = timing
-            .measure(|| (), |_| baselines::value_sum(black_box(&map)), |_, _| ())
-            .secs;
+            .measure(
+                || (),
+                |_| {
+                    (0..SUM_REPEAT)
+                        .map(|_| baselines::value_sum(black_box(&map)))
+                        .fold(0.0, |a, s| a + black_box(s))
+                },
+                |_, _| (),
+            )
+            .secs
+            / SUM_REPEAT as f64;
         let n = map.len() as f64;
         rows.push(Row {
             op: "AHashMap values().sum()".into(),
