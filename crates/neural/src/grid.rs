@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sparsevdb_tree::{Coord, CoordBBox, LeafNode, LeafStorage, Node, Tree};
+use sparsevdb_tree::{Coord, CoordBBox, LeafNode, LeafStorage, Tree};
 
 use crate::tiles::{block_at, coord, for_each_leaf_slot, Block, Tiles};
 
@@ -439,7 +439,7 @@ impl WeightGrid {
                         // A packed leaf: its active values in order, no dense copy.
                         storage => {
                             let tcm = geom.tile_cols() - 1;
-                            crate::spmv::for_each_on(leaf, storage, |n, w| {
+                            crate::spmv::for_each_on(&leaf, storage, |n, w| {
                                 let (i, j) = (n >> lc, n & tcm);
                                 if i < tile.rows_in && j < tile.cols_in {
                                     out[(tile.row0 + i) * cols + tile.col0 + j] = w;

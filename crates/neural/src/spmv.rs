@@ -24,7 +24,7 @@
 //! results differ from a row-major dense product by rounding only (and every
 //! kernel gives the same bits as adding the products to `y` one by one).
 
-use sparsevdb_tree::{LeafNode, LeafStorage, RootNode, UpperNode};
+use sparsevdb_tree::{LeafRef, LeafStorage, RootNode, UpperNode};
 
 use crate::dense::check_len;
 use crate::error::Result;
@@ -125,7 +125,7 @@ fn tiled_product<const LC: u32, const TRANSPOSE: bool>(
         let storage = leaf.storage();
         if !tile.full {
             // An edge tile: skip padding voxels.
-            for_each_on(leaf, storage, |n, w| {
+            for_each_on(&leaf, storage, |n, w| {
                 let (i, j) = (n >> LC, n & tcm);
                 if i < tile.rows_in && j < tile.cols_in {
                     if TRANSPOSE {
@@ -167,7 +167,7 @@ fn tiled_product<const LC: u32, const TRANSPOSE: bool>(
             LeafStorage::Dense(vals) => {
                 let vals = &vals[..512];
                 if TRANSPOSE {
-                    for_each_on(leaf, storage, add);
+                    for_each_on(&leaf, storage, add);
                 } else {
                     rows_mv::<LC>(leaf.value_mask().words(), |n| vals[n], xs, ys);
                 }
@@ -180,7 +180,7 @@ fn tiled_product<const LC: u32, const TRANSPOSE: bool>(
             }
             LeafStorage::Packed { active, .. } => {
                 if TRANSPOSE {
-                    for_each_on(leaf, storage, add);
+                    for_each_on(&leaf, storage, add);
                 } else {
                     let mut vals = active.iter();
                     rows_mv::<LC>(
@@ -289,7 +289,7 @@ fn rows_mv<const LC: u32>(
 /// with its active values (no dense copy, no per-voxel rank lookup).
 #[inline(always)]
 pub(crate) fn for_each_on(
-    leaf: &LeafNode<f32>,
+    leaf: &LeafRef<'_, f32>,
     storage: LeafStorage<'_, f32>,
     mut f: impl FnMut(usize, f32),
 ) {

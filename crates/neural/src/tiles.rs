@@ -1,7 +1,7 @@
 //! Where a tensor's tiles live in the tree: the leaf of each 2-D tile
 //! ([`Tiles`], [`Tile`]) and what a leaf slot holds ([`Block`]).
 
-use sparsevdb_tree::{Coord, LeafNode, LowerNode, RootNode, UpperNode, ValueAccessor};
+use sparsevdb_tree::{Coord, LeafRef, LowerNode, RootNode, UpperNode, ValueAccessor};
 
 use crate::fold::{slot_to_leaf, Fold};
 use crate::plan::PlannedTensor;
@@ -112,7 +112,8 @@ impl Tiles {
 
 /// What a leaf slot of the tree holds.
 pub(crate) enum Block<'a> {
-    Leaf(&'a LeafNode<f32>),
+    /// A leaf: a leaf object or a tiny leaf inside its lower node.
+    Leaf(LeafRef<'a, f32>),
     /// An active tile covering the whole slot, with its value.
     Tile(f32),
 }
@@ -198,7 +199,7 @@ impl<'a> BlockWalker<'a> {
         match self.lower {
             Lower::Node(lower) => {
                 let n = LowerNode::<f32>::coord_to_offset(leaf);
-                match lower.child(n) {
+                match lower.leaf(n) {
                     Some(l) => Some(Block::Leaf(l)),
                     None => match lower.tile(n) {
                         Some((v, true)) => Some(Block::Tile(v)),

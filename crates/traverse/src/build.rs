@@ -248,6 +248,8 @@ where
                     }
                 }
             }
+            // Leaves of a few voxels live inside the node (decision 0011).
+            lower.pack_small_leaves();
             lower
         })
         .collect()

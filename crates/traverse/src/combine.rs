@@ -440,6 +440,9 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
     other: Other<'_, LowerNode<T, L1, L0>, T>,
     op: &Op,
 ) {
+    // Tiny leaves (decision 0011) take part as leaf objects; small leaves go back to
+    // tiny at the end, as in the tree's serial combination.
+    lower.promote_tiny_leaves();
     match other {
         Other::Tile(bv, bon) => {
             for n in 0..LowerNode::<T, L1, L0>::NUM_VALUES {
@@ -454,6 +457,7 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
             }
         }
         Other::Node(theirs) => {
+            let theirs = &*theirs.without_tiny();
             for n in 0..LowerNode::<T, L1, L0>::NUM_VALUES {
                 match (lower.tile(n), theirs.child(n)) {
                     (Some((v, on)), None) => {
@@ -473,6 +477,7 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
             }
         }
     }
+    lower.pack_small_leaves();
 }
 
 /// Parallel [`Tree::comp_sum`]: `a = a + b` over the union of both trees, active

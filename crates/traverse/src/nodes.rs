@@ -3,7 +3,7 @@
 //! out disjoint `&mut` nodes — safe split borrows, no locks, no `unsafe`.
 
 use rayon::prelude::*;
-use sparsevdb_tree::{LeafNode, LowerNode, Tree, UpperNode, Value};
+use sparsevdb_tree::{LeafNode, LeafRef, LowerNode, Tree, UpperNode, Value};
 
 /// The upper internal nodes (the root's children), in tree order.
 ///
@@ -93,21 +93,22 @@ pub fn lower_nodes_mut<T: Value, const L2: u32, const L1: u32, const L0: u32>(
 /// assert_eq!(active, 100);
 /// ```
 pub struct LeafManager<'a, T: Value, const L0: u32 = 3> {
-    leaves: Vec<&'a LeafNode<T, L0>>,
+    leaves: Vec<LeafRef<'a, T, L0>>,
 }
 
 impl<'a, T: Value, const L0: u32> LeafManager<'a, T, L0> {
-    /// Gathers the leaves of `tree`.
+    /// Gathers the leaves of `tree`: leaf objects and tiny leaves (decision 0011), as
+    /// [`LeafRef`] views.
     pub fn new<const L2: u32, const L1: u32>(tree: &'a Tree<T, L2, L1, L0>) -> Self {
         let leaves = lower_nodes(tree)
             .into_par_iter()
-            .flat_map_iter(|lower| lower.children())
+            .flat_map_iter(|lower| lower.leaves())
             .collect();
         LeafManager { leaves }
     }
 
     /// The leaves, in tree order.
-    pub fn leaves(&self) -> &[&'a LeafNode<T, L0>] {
+    pub fn leaves(&self) -> &[LeafRef<'a, T, L0>] {
         &self.leaves
     }
 
@@ -122,14 +123,16 @@ impl<'a, T: Value, const L0: u32> LeafManager<'a, T, L0> {
     }
 
     /// A parallel iterator over the leaves (indexed, in tree order).
-    pub fn par_iter(&self) -> impl IndexedParallelIterator<Item = &'a LeafNode<T, L0>> + '_ {
-        self.leaves.par_iter().copied()
+    pub fn par_iter(&self) -> impl IndexedParallelIterator<Item = &LeafRef<'a, T, L0>> + '_ {
+        self.leaves.par_iter()
     }
 }
 
 /// The leaves of a tree in tree order, mutably (OpenVDB's `LeafManager`): each leaf
 /// is a disjoint `&mut`, so they can be changed in parallel. Values and states can
-/// change through them, the tree's structure cannot.
+/// change through them, the tree's structure cannot. Tiny leaves (decision 0011)
+/// become leaf objects first, so the tree takes more memory afterwards until
+/// [`Tree::compact`] turns small leaves back.
 ///
 /// ```
 /// use rayon::prelude::*;
@@ -151,8 +154,9 @@ pub struct LeafManagerMut<'a, T: Value, const L0: u32 = 3> {
 }
 
 impl<'a, T: Value, const L0: u32> LeafManagerMut<'a, T, L0> {
-    /// Gathers the leaves of `tree`, mutably.
+    /// Gathers the leaves of `tree`, mutably (tiny leaves become leaf objects).
     pub fn new<const L2: u32, const L1: u32>(tree: &'a mut Tree<T, L2, L1, L0>) -> Self {
+        tree.promote_tiny_leaves();
         let leaves = lower_nodes_mut(tree)
             .into_par_iter()
             .flat_map_iter(|lower| lower.children_mut())

@@ -3,8 +3,9 @@
 //!
 //! # Determinism
 //! The results do not depend on the number of threads. Each lower internal node is
-//! reduced on one thread — its leaves in slot order, then its active tiles in slot
-//! order — and the per-lower-node partial results are combined **left to right in
+//! reduced on one thread — its leaf objects in slot order, then the active values of
+//! its tiny leaves (decision 0011) as one contiguous run, then its active tiles in
+//! slot order — and the per-lower-node partial results are combined **left to right in
 //! tree order**; then the active tiles of the upper nodes (tree order) and of the
 //! root (key order) are added, in that order. Counts and histograms are exact
 //! integers. An active tile counts as `value × voxels it covers`.
@@ -68,11 +69,13 @@ where
     acc
 }
 
-/// Reduces one lower node: its leaves in slot order, then its active tiles.
+/// Reduces one lower node: its leaf objects in slot order, then the active values of
+/// its tiny leaves (one slice, `tiny`), then its active tiles.
 fn fold_lower<T: Value, R, const L1: u32, const L0: u32>(
     lower: &LowerNode<T, L1, L0>,
     identity: R,
     leaf: impl Fn(R, &LeafNode<T, L0>) -> R,
+    tiny: impl Fn(R, &[T]) -> R,
     tile: impl Fn(R, T, u64) -> R,
 ) -> R {
     // Leaves are separate allocations (header, then values): prefetch in two stages
@@ -104,6 +107,10 @@ fn fold_lower<T: Value, R, const L1: u32, const L0: u32>(
         acc = leaf(acc, l);
         i += 1;
     }
+    let tiny_values = lower.tiny_active_values();
+    if !tiny_values.is_empty() {
+        acc = tiny(acc, tiny_values);
+    }
     let voxels = LeafNode::<T, L0>::NUM_VOXELS;
     for n in lower.value_mask().iter_on() {
         if let Some((v, _)) = lower.tile(n) {
@@ -133,6 +140,7 @@ pub fn active_count<T: Value, const L2: u32, const L1: u32, const L0: u32>(
                 lower,
                 0u64,
                 |a, l| a + l.active_count() as u64,
+                |a, v| a + v.len() as u64,
                 |a, _, n| a.saturating_add(n),
             )
         },
@@ -167,7 +175,7 @@ fn sum_with<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
     fold_tree(
         tree,
         0.0f64,
-        |lower| fold_lower(lower, 0.0, |a, l| a + leaf(l), tile),
+        |lower| fold_lower(lower, 0.0, |a, l| a + leaf(l), |a, v| a + packed(v), tile),
         |a, b| a + b,
         tile,
     )
@@ -275,6 +283,7 @@ pub fn min_max<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
                     for_each_active(l, |v| a = with_value(a, v));
                     a
                 },
+                |a, vs| vs.iter().fold(a, |a, &v| with_value(a, v)),
                 tile,
             )
         },
@@ -407,6 +416,10 @@ pub fn histogram<T: ToF64, const L2: u32, const L1: u32, const L0: u32>(
                 Histogram::empty(lo, hi, bins),
                 |mut h, l| {
                     for_each_active(l, |v| h.add(v.to_f64(), 1));
+                    h
+                },
+                |mut h, vs| {
+                    vs.iter().for_each(|&v| h.add(v.to_f64(), 1));
                     h
                 },
                 tile,

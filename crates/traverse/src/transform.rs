@@ -5,7 +5,8 @@
 //! same for any number of threads (every value is transformed independently).
 //!
 //! Leaves keep their storage form: a packed leaf's active values are one
-//! contiguous slice, transformed in place; a dense leaf's through its mask. Only
+//! contiguous slice, transformed in place; a dense leaf's through its mask; the tiny
+//! leaves of a lower node (decision 0011) share one slice of active values. Only
 //! [`deactivate_below`] can turn a packed leaf dense (a deactivated voxel keeps
 //! its value, which a packed leaf can only hold if it equals the shared inactive
 //! value).
@@ -54,20 +55,37 @@ fn active_lower_tiles<T: Value, const L1: u32, const L0: u32>(
     }
 }
 
-/// Runs `tile` on every active tile and `leaf(values, mask)` on every leaf, lower
-/// nodes in parallel.
+/// How a transform treats the tiny leaves of a lower node (decision 0011).
+enum Tiny<F> {
+    /// Values only: `F` runs on the slice of all their active values.
+    Values(F),
+    /// States change: they become leaf objects first (so that `leaf` sees them) and
+    /// small leaves become tiny again afterwards.
+    AsLeaves,
+}
+
+/// Runs `tile` on every active tile and `leaf` on every leaf, lower nodes in
+/// parallel; tiny leaves as `tiny` says.
 fn transform<T, const L2: u32, const L1: u32, const L0: u32>(
     tree: &mut Tree<T, L2, L1, L0>,
     tile: impl Fn(T) -> (T, bool) + Sync,
     leaf: impl Fn(&mut LeafNode<T, L0>) + Sync,
+    tiny: Tiny<impl Fn(&mut [T]) + Sync>,
 ) where
     T: Value,
 {
     active_tiles_above_lower(tree, &tile);
     lower_nodes_mut(tree).into_par_iter().for_each(|lower| {
         active_lower_tiles(lower, &tile);
+        if matches!(tiny, Tiny::AsLeaves) {
+            lower.promote_tiny_leaves();
+        }
         for l in lower.children_mut() {
             leaf(l);
+        }
+        match &tiny {
+            Tiny::Values(f) => f(lower.tiny_active_values_mut()),
+            Tiny::AsLeaves => lower.pack_small_leaves(),
         }
     });
 }
@@ -106,6 +124,11 @@ where
                 }
             }
         },
+        Tiny::Values(|active: &mut [T]| {
+            for v in active {
+                *v = f(*v);
+            }
+        }),
     );
 }
 
@@ -127,6 +150,7 @@ where
             }
             LeafStorageMut::Packed { active, .. } => kernels::map(active, &f),
         },
+        Tiny::Values(|active: &mut [T]| kernels::map(active, &f)),
     );
 }
 
@@ -209,6 +233,7 @@ pub fn deactivate_below<T: Real, const L2: u32, const L1: u32, const L0: u32>(
             (v, !below)
         },
         |leaf| deactivate_leaf_below(leaf, t),
+        Tiny::<fn(&mut [T])>::AsLeaves,
     );
     if prune {
         prune_inactive(tree);

@@ -172,8 +172,9 @@ fn reductions_on_every_leaf_form() {
 #[test]
 fn sum_is_per_lower_node_in_slot_order_for_any_leaf_count() {
     // Lower nodes with 0 to 40 leaves (fewer than, as many as, and more than the
-    // leaves the reductions look ahead), packed and dense: the sum is each lower
-    // node's leaves in slot order, the nodes combined left to right in tree order.
+    // leaves the reductions look ahead), tiny, packed and dense: the sum is each lower
+    // node's leaf objects in slot order, then its tiny leaves' active values as one
+    // run, the nodes combined left to right in tree order.
     let mut t = sparsevdb_tree::Tree::<f32>::new(0.0);
     for node in 0..41i32 {
         let base = sparsevdb_tree::Coord::new(128 * node, 0, 0);
@@ -199,9 +200,16 @@ fn sum_is_per_lower_node_in_slot_order_for_any_leaf_count() {
     let lowers = sparsevdb_traverse::lower_nodes(&t);
     assert_eq!(lowers.len(), 40);
     assert!(t.leaves().any(|l| l.is_dense()) && t.leaves().any(|l| !l.is_dense()));
+    assert!(t.leaves().any(|l| l.is_tiny()));
     let want = lowers
         .iter()
-        .map(|lower| lower.children().fold(0.0f64, |a, l| a + leaf_sum(l)))
+        .map(|lower| {
+            let objects = lower.children().fold(0.0f64, |a, l| a + leaf_sum(l));
+            match lower.tiny_active_values() {
+                [] => objects,
+                tiny => objects + kernels::portable::reduce(tiny, f64::from),
+            }
+        })
         .fold(0.0f64, |a, p| a + p);
     for n in THREADS {
         assert_eq!(

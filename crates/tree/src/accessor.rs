@@ -10,6 +10,7 @@ use core::cell::Cell;
 
 use crate::accessor_mut::ValueAccessorMut;
 use crate::leaf::LeafNode;
+use crate::leaf_ref::LeafRef;
 use crate::node::Node;
 use crate::root::RootSlot;
 use crate::tree::{LowerNode, UpperNode};
@@ -120,6 +121,9 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
     fn probe_lower(&self, lower: &'a LowerNode<T, L1, L0, D>, c: Coord) -> (T, bool) {
         let n = LowerNode::<T, L1, L0, D>::coord_to_offset(c);
         match lower.child(n) {
+            None if lower.is_tiny(n) => lower
+                .tiny
+                .probe(n, LeafNode::<T, L0, D>::coord_to_offset(c)),
             None => (lower.tiles.get(n), lower.value_mask.is_on(n)),
             Some(leaf) => {
                 self.leaf_key.set(Some(c.mask(Self::LEAF_MASK)));
@@ -141,14 +145,29 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
         self.probe_value(c).1
     }
 
-    /// The leaf containing `c`, if one exists (OpenVDB `probeConstLeaf`).
-    pub fn probe_leaf(&self, c: Coord) -> Option<&'a LeafNode<T, L0, D>> {
+    /// The leaf containing `c`, if one exists (OpenVDB `probeConstLeaf`): a leaf
+    /// object or a tiny leaf.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, Tree};
+    /// let mut t: Tree<f32> = Tree::new(0.0);
+    /// t.set_value(Coord::new(1, 2, 3), 4.0);
+    /// let acc = t.accessor();
+    /// assert_eq!(acc.probe_leaf(Coord::new(7, 7, 7)).unwrap().origin(), Coord::new(0, 0, 0));
+    /// assert!(acc.probe_leaf(Coord::new(8, 0, 0)).is_none());
+    /// ```
+    pub fn probe_leaf(&self, c: Coord) -> Option<LeafRef<'a, T, L0, D>> {
         self.probe_value(c);
         if self.leaf_key.get() == Some(c.mask(Self::LEAF_MASK)) {
-            self.leaf.get()
-        } else {
-            None
+            if let Some(leaf) = self.leaf.get() {
+                return Some(LeafRef::from_node(leaf));
+            }
         }
+        if self.lower_key.get() == Some(c.mask(Self::LOWER_MASK)) {
+            let lower = self.lower.get()?;
+            return lower.leaf(LowerNode::<T, L1, L0, D>::coord_to_offset(c));
+        }
+        None
     }
 }
 

@@ -191,6 +191,13 @@ impl<C, const LOG2: u32> ChildTable<C, LOG2> {
             .chain(dense.into_iter().flatten())
     }
 
+    /// Drops spare capacity of the sparse form's child list.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        if let Repr::Sparse { nodes, .. } = &mut self.repr {
+            nodes.shrink_to_fit();
+        }
+    }
+
     /// Heap bytes of the table itself (not of the children).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.mask.heap_bytes()

@@ -307,16 +307,19 @@ where
 
 impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
     fn topology_copy(other: &Self, value: C::Value) -> Self {
+        let other = &*other.without_tiny();
         let mut node = Self::new_filled(other.origin, value, false);
         node.value_mask = other.value_mask.clone();
         for n in other.children.mask().iter_on() {
             let child = other.child(n).expect("child mask agrees");
             node.set_child(n, Box::new(C::topology_copy(child, value)));
         }
+        node.pack_small_leaves();
         node
     }
 
     fn set_values_on(&mut self) {
+        self.promote_tiny_leaves();
         let mut on = Mask::new(true);
         on.subtract(self.children.mask());
         self.value_mask = on;
@@ -326,6 +329,8 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
     }
 
     fn topology_union(&mut self, other: &Self) {
+        self.promote_tiny_leaves();
+        let other = &*other.without_tiny();
         for n in 0..Self::NUM_VALUES {
             if let Some(theirs) = other.children.get(n) {
                 if let Some(mine) = self.children.get_mut(n) {
@@ -347,9 +352,12 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
                 }
             }
         }
+        self.pack_small_leaves();
     }
 
     fn topology_intersection(&mut self, other: &Self, background: C::Value) {
+        self.promote_tiny_leaves();
+        let other = &*other.without_tiny();
         for n in 0..Self::NUM_VALUES {
             let theirs = other.children.get(n);
             let their_on = other.value_mask.is_on(n);
@@ -375,9 +383,12 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
             }
             // An inactive tile here stays as it is.
         }
+        self.pack_small_leaves();
     }
 
     fn topology_difference(&mut self, other: &Self, background: C::Value) {
+        self.promote_tiny_leaves();
+        let other = &*other.without_tiny();
         for n in 0..Self::NUM_VALUES {
             let theirs = other.children.get(n);
             let their_on = other.value_mask.is_on(n);
@@ -402,12 +413,15 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
                 }
             }
         }
+        self.pack_small_leaves();
     }
 
     fn combine_node<F>(&mut self, other: &Self, f: &mut F)
     where
         F: FnMut(C::Value, bool, C::Value, bool) -> (C::Value, bool),
     {
+        self.promote_tiny_leaves();
+        let other = &*other.without_tiny();
         // Tile results go to a scratch copy of the table, stored back at the end in one
         // piece (so that a uniform table stays uniform when most results agree).
         let mut values = self.tiles.to_vec();
@@ -435,12 +449,14 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
             }
         }
         self.tiles.assign(values, self.children.mask());
+        self.pack_small_leaves();
     }
 
     fn combine_tile<F>(&mut self, value: C::Value, active: bool, f: &mut F)
     where
         F: FnMut(C::Value, bool, C::Value, bool) -> (C::Value, bool),
     {
+        self.promote_tiny_leaves();
         let mut values = self.tiles.to_vec();
         for (n, tile) in values.iter_mut().enumerate() {
             match self.children.get_mut(n) {
@@ -453,9 +469,12 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
             }
         }
         self.tiles.assign(values, self.children.mask());
+        self.pack_small_leaves();
     }
 
     fn merge_active_states(&mut self, mut other: Self, reset_old: C::Value, reset_new: C::Value) {
+        self.promote_tiny_leaves();
+        other.promote_tiny_leaves();
         // Children first: merged into ours, or moved into our inactive tiles; a child
         // over one of our active tiles is dropped.
         for n in 0..Self::NUM_VALUES {
@@ -479,9 +498,12 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
                 self.set_tile(n, other.tiles.get(n), true);
             }
         }
+        self.pack_small_leaves();
     }
 
     fn replace_active(&mut self, other: &Self) {
+        self.promote_tiny_leaves();
+        let other = &*other.without_tiny();
         for n in 0..Self::NUM_VALUES {
             if let Some(theirs) = other.children.get(n) {
                 // After the topology union we always have a child here; densify anyway
@@ -491,6 +513,7 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
                 self.set_tile(n, other.tiles.get(n), true);
             }
         }
+        self.pack_small_leaves();
     }
 }
 

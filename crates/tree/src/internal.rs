@@ -8,6 +8,13 @@
 //! (sparse or dense, chosen by child count). Invariant: a slot with a child has its
 //! value-mask bit off and its child-mask bit on, and its tile value is never read; a
 //! slot without one has its child-mask bit off.
+//!
+//! A lower node (whose children are leaves of an adaptive tree) keeps leaves with a
+//! few active voxels as *tiny leaves* in a [`TinyLeaves`](crate::tiny) store instead
+//! of as children (decision 0011): a tiny slot has both mask bits off and its tile
+//! value is never read either. Tiny leaves are leaves for every count and query;
+//! [`children`](InternalNode::children) and [`child`](InternalNode::child) show only
+//! the leaf objects, `leaves()` shows both.
 
 use crate::child_table::ChildTable;
 use crate::mask::Mask;
@@ -15,7 +22,9 @@ use crate::node::{
     aligned_chunks, approx_equal_tol, lower_median, within_tolerance, Node, ValidationError,
 };
 use crate::tile_table::TileTable;
+use crate::tiny::{TinyLeaves, TINY_DEMOTE};
 use crate::{Coord, CoordBBox, Value};
+use std::borrow::Cow;
 
 /// An internal node with `2^LOG2` slots per axis over children of type `C`.
 ///
@@ -38,6 +47,7 @@ pub struct InternalNode<C: Node, const LOG2: u32> {
     pub(crate) value_mask: Mask<LOG2>,
     pub(crate) tiles: TileTable<C::Value, LOG2>,
     pub(crate) children: ChildTable<C, LOG2>,
+    pub(crate) tiny: TinyLeaves<C::Value>,
 }
 
 impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
@@ -99,10 +109,11 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         self.children.get_mut(n)
     }
 
-    /// The tile in slot `n` as `(value, active)`, or `None` when the slot has a child.
+    /// The tile in slot `n` as `(value, active)`, or `None` when the slot has a child
+    /// (a child node or a tiny leaf).
     #[inline]
     pub fn tile(&self, n: usize) -> Option<(C::Value, bool)> {
-        if self.children.mask().is_on(n) {
+        if self.has_branch(n) {
             None
         } else {
             Some((self.tiles.get(n), self.value_mask.is_on(n)))
@@ -123,6 +134,9 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     #[inline]
     pub(crate) fn child_or_densify(&mut self, n: usize) -> &mut C {
         if !self.children.mask().is_on(n) {
+            if C::TINY && self.tiny.contains(n) {
+                return self.promote_tiny(n);
+            }
             let origin = self.offset_to_global(n);
             let child = C::new_filled(origin, self.tiles.get(n), self.value_mask.is_on(n));
             self.set_child(n, Box::new(child));
@@ -133,6 +147,9 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     /// Puts `child` in slot `n` (dropping any child already there).
     #[inline]
     pub(crate) fn set_child(&mut self, n: usize, child: Box<C>) {
+        if C::TINY && self.tiny.contains(n) {
+            self.tiny.take(n);
+        }
         self.children.insert(n, child);
         self.value_mask.set_off(n);
         self.tiles.forget(n);
@@ -151,6 +168,9 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     /// ```
     #[inline]
     pub fn set_tile(&mut self, n: usize, v: C::Value, active: bool) {
+        if C::TINY && self.tiny.contains(n) {
+            self.tiny.take(n);
+        }
         self.children.remove(n);
         self.tiles.set(n, v);
         self.value_mask.set(n, active);
@@ -158,9 +178,201 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
 
     /// Removes and returns the child in slot `n`, leaving the tile `(v, active)`.
     pub(crate) fn take_child(&mut self, n: usize, v: C::Value, active: bool) -> Option<Box<C>> {
+        if C::TINY && self.tiny.contains(n) {
+            self.promote_tiny(n);
+        }
         let child = self.children.remove(n);
         self.set_tile(n, v, active);
         child
+    }
+
+    /// Number of tiny leaves (always 0 above the lowest internal level and in a
+    /// [`DenseTree`](crate::DenseTree)).
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// n.set_value_on(Coord::new(1, 2, 3), 1.0);
+    /// assert_eq!((n.tiny_leaf_count(), n.leaf_count(), n.children().count()), (1, 1, 0));
+    /// ```
+    #[inline]
+    pub fn tiny_leaf_count(&self) -> usize {
+        self.tiny.len()
+    }
+
+    /// The active values of all tiny leaves, in slot order and, within a leaf, in
+    /// voxel offset order (one contiguous run: reductions read it in one pass).
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// n.set_value_on(Coord::new(9, 0, 0), 2.0);
+    /// n.set_value_on(Coord::new(1, 0, 0), 1.0);
+    /// assert_eq!(n.tiny_active_values(), &[1.0, 2.0]);
+    /// ```
+    #[inline]
+    pub fn tiny_active_values(&self) -> &[C::Value] {
+        self.tiny.values()
+    }
+
+    /// [`tiny_active_values`](Self::tiny_active_values), mutably (values change, states
+    /// do not).
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// n.set_value_on(Coord::new(9, 0, 0), 2.0);
+    /// n.tiny_active_values_mut()[0] *= 3.0;
+    /// assert_eq!(n.get_value(Coord::new(9, 0, 0)), 6.0);
+    /// ```
+    #[inline]
+    pub fn tiny_active_values_mut(&mut self) -> &mut [C::Value] {
+        self.tiny.values_mut()
+    }
+
+    /// True when slot `n` holds a tiny leaf.
+    #[inline]
+    pub fn is_tiny(&self, n: usize) -> bool {
+        C::TINY && self.tiny.contains(n)
+    }
+
+    /// Turns the tiny leaf in slot `n` into a child node and returns it.
+    pub(crate) fn promote_tiny(&mut self, n: usize) -> &mut C {
+        let inactive = self.tiny.inactive();
+        let (offsets, values) = self.tiny.take(n);
+        let child = C::from_tiny(self.offset_to_global(n), &offsets, &values, inactive);
+        self.set_child(n, Box::new(child));
+        self.children.get_mut(n).expect("child just inserted")
+    }
+
+    /// Every tiny leaf becomes a child node (for code that works on the children
+    /// directly); [`compact`](Self::compact) turns small leaves back.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// n.set_value_on(Coord::new(1, 2, 3), 1.0);
+    /// n.promote_tiny_leaves();
+    /// assert_eq!((n.tiny_leaf_count(), n.children().count()), (0, 1));
+    /// n.compact();
+    /// assert_eq!((n.tiny_leaf_count(), n.children().count()), (1, 0));
+    /// assert_eq!(n.probe_value(Coord::new(1, 2, 3)), (1.0, true));
+    /// ```
+    pub fn promote_tiny_leaves(&mut self) {
+        if !C::TINY || self.tiny.is_empty() {
+            return;
+        }
+        let slots: Vec<usize> = self.tiny.slots().collect();
+        for n in slots {
+            self.promote_tiny(n);
+        }
+    }
+
+    /// Turns the inactive tile in slot `n` into an empty tiny leaf if the tiny store
+    /// accepts its value; returns whether it did.
+    #[inline]
+    fn make_tiny(&mut self, n: usize) -> bool {
+        if !C::TINY || self.value_mask.is_on(n) {
+            return false;
+        }
+        let v = self.tiles.get(n);
+        if !self.tiny.accepts(v) {
+            return false;
+        }
+        self.tiny
+            .insert_leaf(Mask::<LOG2>::WORD_COUNT, n, v, &[], &[]);
+        self.tiles.forget(n);
+        true
+    }
+
+    /// Leaf objects that can be tiny leaves (at most 8 active voxels, every other
+    /// voxel inactive with the value the node's tiny leaves share) become tiny leaves
+    /// — what bulk operations do at their end. Values and states are unchanged.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// n.set_value_on(Coord::new(1, 2, 3), 1.0);
+    /// n.promote_tiny_leaves();
+    /// n.pack_small_leaves();
+    /// assert_eq!((n.tiny_leaf_count(), n.children().count()), (1, 0));
+    /// ```
+    pub fn pack_small_leaves(&mut self) {
+        if !C::TINY || self.children.len() == 0 {
+            return;
+        }
+        let slots: Vec<usize> = self.children.mask().iter_on().collect();
+        for n in slots {
+            let parts = self.children.get(n).and_then(|c| c.tiny_parts(TINY_DEMOTE));
+            if let Some(p) = parts {
+                if self.tiny.accepts(p.inactive) {
+                    self.children.remove(n);
+                    self.tiles.forget(n);
+                    self.tiny.insert_leaf(
+                        Mask::<LOG2>::WORD_COUNT,
+                        n,
+                        p.inactive,
+                        &p.offsets,
+                        &p.values,
+                    );
+                }
+            }
+        }
+    }
+
+    /// This node, or a copy of it whose tiny leaves are child nodes (for code that
+    /// reads the children of another node directly).
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// n.set_value_on(Coord::new(1, 2, 3), 1.0);
+    /// assert_eq!(n.without_tiny().children().count(), 1);
+    /// assert_eq!(n.children().count(), 0);
+    /// ```
+    pub fn without_tiny(&self) -> Cow<'_, Self> {
+        if self.tiny.is_empty() {
+            Cow::Borrowed(self)
+        } else {
+            let mut copy = self.clone();
+            copy.promote_tiny_leaves();
+            Cow::Owned(copy)
+        }
+    }
+
+    /// Word `w` of the mask of slots holding a child node or a tiny leaf.
+    #[inline(always)]
+    pub(crate) fn branch_word(&self, w: usize) -> u64 {
+        let child = self.children.mask().words()[w];
+        if self.tiny.is_empty() {
+            child
+        } else {
+            child | self.tiny.word(w)
+        }
+    }
+
+    /// True when slot `n` holds a child node or a tiny leaf.
+    #[inline]
+    pub(crate) fn has_branch(&self, n: usize) -> bool {
+        self.children.mask().is_on(n) || self.is_tiny(n)
+    }
+
+    /// Packs what can be packed below this node: leaves are compacted
+    /// ([`LeafNode::compact`](crate::LeafNode::compact)), small leaves become tiny
+    /// leaves and spare capacity is dropped. Values and states are unchanged.
+    pub fn compact(&mut self) {
+        for child in self.children.iter_mut() {
+            child.compact_node();
+        }
+        self.pack_small_leaves();
+        self.tiny.shrink_to_fit();
+        self.children.shrink_to_fit();
     }
 
     fn slot_bbox(&self, n: usize) -> CoordBBox {
@@ -176,6 +388,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         if !dense && clipped == self.node_bbox() {
             // Every slot becomes the tile: one whole-table fill.
             self.children = ChildTable::new();
+            self.tiny = TinyLeaves::new();
             self.tiles.fill(v);
             self.value_mask = Mask::new(active);
             return;
@@ -225,8 +438,33 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         Some((lower_median(&mut scratch), state))
     }
 
+    /// Inactive voxels of the tiny leaves.
+    fn tiny_off_voxels(&self) -> u64 {
+        (self.tiny.len() as u64 * C::NUM_VALUES as u64) - self.tiny.entry_count() as u64
+    }
+
+    /// The pruning of tiny leaves: one without an active voxel is uniform (every
+    /// voxel inactive with the shared value), so it becomes an inactive tile of that
+    /// value, or of `value` when given (`prune_inactive`); any other has two states and
+    /// stays.
+    fn collapse_empty_tiny(&mut self, value: Option<C::Value>) {
+        if self.tiny.is_empty() {
+            return;
+        }
+        let inactive = self.tiny.inactive();
+        let empty: Vec<usize> = self
+            .tiny
+            .iter()
+            .filter(|(_, offsets, _)| offsets.is_empty())
+            .map(|(n, _, _)| n)
+            .collect();
+        for n in empty {
+            self.set_tile(n, value.unwrap_or(inactive), false);
+        }
+    }
+
     fn tiles_constant(&self) -> Option<bool> {
-        if self.children.len() != 0 {
+        if self.children.len() != 0 || !self.tiny.is_empty() {
             return None;
         }
         self.value_mask.constant_state()
@@ -239,6 +477,10 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     const TOTAL: u32 = LOG2 + C::TOTAL;
     const LEVEL: u32 = 1 + C::LEVEL;
 
+    fn compact_node(&mut self) {
+        self.compact();
+    }
+
     fn new_filled(origin: Coord, value: C::Value, active: bool) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::CHECK;
@@ -247,6 +489,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
             value_mask: Mask::new(active),
             tiles: TileTable::new(value),
             children: ChildTable::new(),
+            tiny: TinyLeaves::new(),
         }
     }
 
@@ -257,11 +500,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
 
     #[inline]
     fn get_value(&self, c: Coord) -> C::Value {
-        let n = Self::coord_to_offset(c);
-        match self.children.get(n) {
-            Some(child) => child.get_value(c),
-            None => self.tiles.get(n),
-        }
+        self.probe_value(c).0
     }
 
     #[inline]
@@ -269,6 +508,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         let n = Self::coord_to_offset(c);
         match self.children.get(n) {
             Some(child) => child.is_value_on(c),
+            None if self.is_tiny(n) => self.tiny.probe(n, C::local_offset(c)).1,
             None => self.value_mask.is_on(n),
         }
     }
@@ -278,6 +518,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         let n = Self::coord_to_offset(c);
         match self.children.get(n) {
             Some(child) => child.probe_value(c),
+            None if self.is_tiny(n) => self.tiny.probe(n, C::local_offset(c)),
             None => (self.tiles.get(n), self.value_mask.is_on(n)),
         }
     }
@@ -286,6 +527,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         let n = Self::coord_to_offset(c);
         match self.children.get(n) {
             Some(child) => child.value_level(c),
+            None if self.is_tiny(n) => 0,
             None => Self::LEVEL,
         }
     }
@@ -296,7 +538,21 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         if let Some(child) = self.children.get_mut(n) {
             return child.set_value_on(c, v);
         }
-        // A write into a tile densifies only if it changes the value or the state.
+        if C::TINY && !self.tiny.contains(n) {
+            // A write into a tile densifies only if it changes the value or the state.
+            if self.value_mask.is_on(n) && self.tiles.get(n) == v {
+                return;
+            }
+            if !self.make_tiny(n) {
+                return self.child_or_densify(n).set_value_on(c, v);
+            }
+        }
+        if C::TINY {
+            if !self.tiny.set_on(n, C::local_offset(c), v) {
+                self.promote_tiny(n).set_value_on(c, v);
+            }
+            return;
+        }
         if self.value_mask.is_on(n) && self.tiles.get(n) == v {
             return;
         }
@@ -308,6 +564,13 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         let n = Self::coord_to_offset(c);
         if let Some(child) = self.children.get_mut(n) {
             return child.set_value_off(c, v);
+        }
+        if self.is_tiny(n) {
+            if C::Value::same_bits(v, self.tiny.inactive()) {
+                self.tiny.remove(n, C::local_offset(c));
+                return;
+            }
+            return self.promote_tiny(n).set_value_off(c, v);
         }
         if !self.value_mask.is_on(n) && self.tiles.get(n) == v {
             return;
@@ -321,6 +584,13 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         if let Some(child) = self.children.get_mut(n) {
             return child.set_value_only(c, v);
         }
+        if self.is_tiny(n) {
+            let o = C::local_offset(c);
+            if self.tiny.set_existing(n, o, v) || C::Value::same_bits(v, self.tiny.inactive()) {
+                return;
+            }
+            return self.promote_tiny(n).set_value_only(c, v);
+        }
         if self.tiles.get(n) == v {
             return;
         }
@@ -333,16 +603,41 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         if let Some(child) = self.children.get_mut(n) {
             return child.set_active(c, on);
         }
-        if self.value_mask.is_on(n) == on {
+        if !self.is_tiny(n) {
+            if self.value_mask.is_on(n) == on {
+                return;
+            }
+            // Activating one voxel of an inactive tile.
+            if !(on && self.make_tiny(n)) {
+                return self.child_or_densify(n).set_active(c, on);
+            }
+        }
+        let o = C::local_offset(c);
+        let (v, was_on) = self.tiny.probe(n, o);
+        if was_on == on {
             return;
         }
-        self.child_or_densify(n).set_active(c, on);
+        let done = if on {
+            self.tiny.set_on(n, o, v)
+        } else if C::Value::same_bits(v, self.tiny.inactive()) {
+            self.tiny.remove(n, o).is_some()
+        } else {
+            false
+        };
+        if !done {
+            self.promote_tiny(n).set_active(c, on);
+        }
     }
 
     fn modify_value<F: FnOnce(&mut C::Value)>(&mut self, c: Coord, f: F) {
         let n = Self::coord_to_offset(c);
         if let Some(child) = self.children.get_mut(n) {
             return child.modify_value(c, f);
+        }
+        if self.is_tiny(n) {
+            let mut v = self.tiny.probe(n, C::local_offset(c)).0;
+            f(&mut v);
+            return self.set_value_on(c, v);
         }
         // OpenVDB applies the operator to a copy of the tile value and densifies when the
         // tile is inactive or the value changes; the voxel then gets the modified value.
@@ -351,6 +646,9 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         f(&mut modified);
         if self.value_mask.is_on(n) && modified == tile {
             return;
+        }
+        if self.make_tiny(n) {
+            return self.set_value_on(c, modified);
         }
         self.child_or_densify(n).set_value_on(c, modified);
     }
@@ -364,6 +662,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     }
 
     fn prune_tolerance(&mut self, tol: C::Value) -> Option<(C::Value, bool)> {
+        self.collapse_empty_tiny(None);
         for n in 0..Self::NUM_VALUES {
             if let Some(child) = self.children.get_mut(n) {
                 if let Some((v, on)) = child.prune_tolerance(tol) {
@@ -371,10 +670,12 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
                 }
             }
         }
+        self.pack_small_leaves();
         self.constant_tile(tol)
     }
 
     fn prune_first_value(&mut self, tol: C::Value) -> Option<(C::Value, bool)> {
+        self.collapse_empty_tiny(None);
         for n in 0..Self::NUM_VALUES {
             if let Some(child) = self.children.get_mut(n) {
                 if let Some((v, on)) = child.prune_first_value(tol) {
@@ -382,6 +683,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
                 }
             }
         }
+        self.pack_small_leaves();
         let state = self.tiles_constant()?;
         if let Some(v) = self.tiles.single_value() {
             return Some((v, state));
@@ -394,6 +696,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     }
 
     fn prune_inactive(&mut self, value: C::Value) -> bool {
+        self.collapse_empty_tiny(Some(value));
         for n in 0..Self::NUM_VALUES {
             if let Some(child) = self.children.get_mut(n) {
                 if child.prune_inactive(value) {
@@ -401,7 +704,8 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
                 }
             }
         }
-        self.children.len() == 0 && self.value_mask.is_all_off()
+        self.pack_small_leaves();
+        self.children.len() == 0 && self.tiny.is_empty() && self.value_mask.is_all_off()
     }
 
     fn voxelize_active_tiles(&mut self) {
@@ -424,6 +728,9 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
             if !clip.intersects(&slot) {
                 self.set_tile(n, background, false);
             } else if !clip.contains_bbox(&slot) {
+                if self.is_tiny(n) {
+                    self.promote_tiny(n);
+                }
                 if let Some(child) = self.children.get_mut(n) {
                     child.clip(clip, background);
                 } else {
@@ -444,6 +751,15 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     fn reset_background(&mut self, old: C::Value, new: C::Value) {
         let neg_old = C::Value::negative(old);
         let neg_new = C::Value::negative(new);
+        if !self.tiny.is_empty() {
+            // Every inactive voxel of every tiny leaf holds the one shared value.
+            let v = self.tiny.inactive();
+            if C::Value::is_approx_equal(v, old) {
+                self.tiny.set_inactive(new);
+            } else if C::Value::is_approx_equal(v, neg_old) {
+                self.tiny.set_inactive(neg_new);
+            }
+        }
         if let Some(v) = self.tiles.single_value() {
             if !C::Value::is_approx_equal(v, old) && !C::Value::is_approx_equal(v, neg_old) {
                 // No tile changes.
@@ -471,24 +787,34 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     }
 
     fn on_voxel_count(&self) -> u64 {
-        let tiles = C::NUM_VOXELS.saturating_mul(self.value_mask.count_on() as u64);
+        let tiles = C::NUM_VOXELS.saturating_mul(self.value_mask.count_on() as u64)
+            + self.tiny.entry_count() as u64;
         self.children()
             .fold(tiles, |s, c| s.saturating_add(c.on_voxel_count()))
     }
 
     fn off_voxel_count(&self) -> u64 {
-        let off_tiles = Self::NUM_VALUES - self.value_mask.count_on() - self.children.len();
-        let tiles = C::NUM_VOXELS.saturating_mul(off_tiles as u64);
+        let off_tiles =
+            Self::NUM_VALUES - self.value_mask.count_on() - self.children.len() - self.tiny.len();
+        let tiles = C::NUM_VOXELS.saturating_mul(off_tiles as u64) + self.tiny_off_voxels();
         self.children()
             .fold(tiles, |s, c| s.saturating_add(c.off_voxel_count()))
     }
 
     fn on_leaf_voxel_count(&self) -> u64 {
-        self.children().map(|c| c.on_leaf_voxel_count()).sum()
+        self.tiny.entry_count() as u64
+            + self
+                .children()
+                .map(|c| c.on_leaf_voxel_count())
+                .sum::<u64>()
     }
 
     fn off_leaf_voxel_count(&self) -> u64 {
-        self.children().map(|c| c.off_leaf_voxel_count()).sum()
+        self.tiny_off_voxels()
+            + self
+                .children()
+                .map(|c| c.off_leaf_voxel_count())
+                .sum::<u64>()
     }
 
     fn on_tile_count(&self) -> u64 {
@@ -496,7 +822,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
     }
 
     fn leaf_count(&self) -> usize {
-        self.children().map(|c| c.leaf_count()).sum()
+        self.tiny.len() + self.children().map(|c| c.leaf_count()).sum::<usize>()
     }
 
     fn non_leaf_count(&self) -> usize {
@@ -513,6 +839,27 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         for child in self.children() {
             child.eval_active_bbox(bbox, visit_voxels);
         }
+        for (n, offsets, _) in self.tiny.iter() {
+            if offsets.is_empty() {
+                continue;
+            }
+            let origin = self.offset_to_global(n);
+            if !visit_voxels {
+                *bbox = bbox.union(&crate::node::node_bbox(origin, C::TOTAL));
+                continue;
+            }
+            for &o in offsets {
+                let o = o as usize;
+                let l = C::LOG2DIM;
+                let m = (1usize << l) - 1;
+                let c = Coord::new(
+                    origin.x + (o >> (2 * l)) as i32,
+                    origin.y + ((o >> l) & m) as i32,
+                    origin.z + (o & m) as i32,
+                );
+                *bbox = bbox.union(&CoordBBox::new(c, c));
+            }
+        }
     }
 
     fn mem_usage(&self) -> usize {
@@ -520,6 +867,7 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
             + self.tiles.heap_bytes()
             + self.children.heap_bytes()
             + self.value_mask.heap_bytes()
+            + self.tiny.heap_bytes()
             + self.children().map(|c| c.mem_usage()).sum::<usize>()
     }
 
@@ -536,6 +884,22 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
         self.children.check().map_err(&err)?;
         if !self.children.mask().is_disjoint(&self.value_mask) {
             return Err(err("a slot is both a child and an active tile".into()));
+        }
+        if !self.tiny.is_empty() {
+            if !C::TINY {
+                return Err(err(
+                    "tiny leaves in a node whose children cannot be tiny".into()
+                ));
+            }
+            self.tiny
+                .check(Mask::<LOG2>::WORD_COUNT, C::NUM_VALUES)
+                .map_err(&err)?;
+            let (child, value) = (self.children.mask().words(), self.value_mask.words());
+            if (0..child.len()).any(|w| self.tiny.word(w) & (child[w] | value[w]) != 0) {
+                return Err(err(
+                    "a slot is both a tiny leaf and a child or active tile".into()
+                ));
+            }
         }
         for n in self.children.mask().iter_on() {
             if let Some(child) = self.children.get(n) {

@@ -9,6 +9,8 @@
 
 use crate::internal::InternalNode;
 use crate::leaf::{LeafNode, LeafStorage};
+use crate::leaf_ref::LeafRef;
+use crate::mask::Mask;
 use crate::node::Node;
 use crate::root::RootSlot;
 use crate::tree::{LowerNode, UpperNode};
@@ -123,7 +125,7 @@ struct SlotCursor<'a, C: Node, const LOG2: u32> {
 impl<'a, C: Node, const LOG2: u32> SlotCursor<'a, C, LOG2> {
     fn new(node: &'a InternalNode<C, LOG2>, filter: Filter) -> Self {
         let bits = visit_word(
-            node.child_mask().words()[0],
+            node.branch_word(0),
             node.value_mask.words()[0],
             filter,
             u64::MAX,
@@ -140,12 +142,16 @@ impl<'a, C: Node, const LOG2: u32> SlotCursor<'a, C, LOG2> {
     fn next_slot(&mut self, filter: Filter) -> Option<usize> {
         while self.bits == 0 {
             self.word += 1;
-            let child = self.node.child_mask().words();
-            if self.word >= child.len() {
+            if self.word >= Mask::<LOG2>::WORD_COUNT {
                 return None;
             }
             let value = self.node.value_mask.words();
-            self.bits = visit_word(child[self.word], value[self.word], filter, u64::MAX);
+            self.bits = visit_word(
+                self.node.branch_word(self.word),
+                value[self.word],
+                filter,
+                u64::MAX,
+            );
         }
         let n = self.word * 64 + self.bits.trailing_zeros() as usize;
         self.bits &= self.bits - 1;
@@ -155,7 +161,7 @@ impl<'a, C: Node, const LOG2: u32> SlotCursor<'a, C, LOG2> {
 
 /// Cursor over the accepted voxels of one leaf.
 struct VoxelCursor<'a, T, const L0: u32, const D: bool> {
-    leaf: &'a LeafNode<T, L0, D>,
+    leaf: LeafRef<'a, T, L0, D>,
     storage: LeafStorage<'a, T>,
     /// Active voxels visited so far: the index of the next active value of a packed
     /// leaf (every active voxel is visited, in order, unless the filter is `Off`).
@@ -171,11 +177,11 @@ impl<'a, T: Value, const L0: u32, const D: bool> VoxelCursor<'a, T, L0, D> {
         u64::MAX
     };
 
-    fn new(leaf: &'a LeafNode<T, L0, D>, filter: Filter) -> Self {
-        let bits = visit_word(0, leaf.value_mask.words()[0], filter, Self::VALID);
+    fn new(leaf: LeafRef<'a, T, L0, D>, filter: Filter) -> Self {
+        let bits = visit_word(0, leaf.value_mask().words()[0], filter, Self::VALID);
         VoxelCursor {
-            leaf,
             storage: leaf.storage(),
+            leaf,
             active_seen: 0,
             word: 0,
             bits,
@@ -202,7 +208,7 @@ impl<'a, T: Value, const L0: u32, const D: bool> VoxelCursor<'a, T, L0, D> {
     #[inline(always)]
     fn next_item(&mut self, filter: Filter) -> Option<ValueItem<T>> {
         let n = self.next_voxel(filter)?;
-        let active = self.leaf.value_mask.is_on(n);
+        let active = self.leaf.value_mask().is_on(n);
         Some(ValueItem {
             coord: self.leaf.offset_to_global(n),
             level: 0,
@@ -216,7 +222,7 @@ impl<'a, T: Value, const L0: u32, const D: bool> VoxelCursor<'a, T, L0, D> {
     fn next_voxel(&mut self, filter: Filter) -> Option<usize> {
         while self.bits == 0 {
             self.word += 1;
-            let words = self.leaf.value_mask.words();
+            let words = self.leaf.value_mask().words();
             if self.word >= words.len() {
                 return None;
             }
@@ -311,7 +317,7 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Itera
             if let Some(cur) = &mut self.lower {
                 if let Some(n) = cur.next_slot(filter) {
                     let node = cur.node;
-                    match node.child(n) {
+                    match node.leaf(n) {
                         Some(leaf) => self.leaf = Some(VoxelCursor::new(leaf, filter)),
                         None => {
                             return Some(ValueItem {
@@ -391,7 +397,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
         (level, log2_side): (u32, u32),
         mut acc: B,
         f: &mut F,
-        mut child: impl FnMut(&'a C, B, &mut F) -> B,
+        mut child: impl FnMut(usize, B, &mut F) -> B,
     ) -> B
     where
         C: Node<Value = T>,
@@ -399,9 +405,9 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
     {
         let node = cur.node;
         while let Some(n) = cur.next_slot(filter) {
-            acc = match node.child(n) {
-                Some(c) => child(c, acc, f),
-                None => f(
+            acc = match node.has_branch(n) {
+                true => child(n, acc, f),
+                false => f(
                     acc,
                     ValueItem {
                         coord: node.offset_to_global(n),
@@ -422,8 +428,12 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
         acc: B,
         f: &mut F,
     ) -> B {
-        Self::fold_slots(cur, filter, (1, L0), acc, f, |leaf, acc, f| {
-            Self::fold_leaf(VoxelCursor::new(leaf, filter), filter, acc, f)
+        let node = cur.node;
+        Self::fold_slots(cur, filter, (1, L0), acc, f, |n, acc, f| {
+            match node.leaf(n) {
+                Some(leaf) => Self::fold_leaf(VoxelCursor::new(leaf, filter), filter, acc, f),
+                None => acc,
+            }
         })
     }
 
@@ -433,8 +443,12 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
         acc: B,
         f: &mut F,
     ) -> B {
-        Self::fold_slots(cur, filter, (2, L1 + L0), acc, f, |lower, acc, f| {
-            Self::fold_lower(SlotCursor::new(lower, filter), filter, acc, f)
+        let node = cur.node;
+        Self::fold_slots(cur, filter, (2, L1 + L0), acc, f, |n, acc, f| {
+            match node.child(n) {
+                Some(lower) => Self::fold_lower(SlotCursor::new(lower, filter), filter, acc, f),
+                None => acc,
+            }
         })
     }
 }
@@ -446,8 +460,8 @@ pub enum NodeRef<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, cons
     Upper(&'a UpperNode<T, L2, L1, L0, D>),
     /// A lower internal node (level 1).
     Lower(&'a LowerNode<T, L1, L0, D>),
-    /// A leaf node (level 0).
-    Leaf(&'a LeafNode<T, L0, D>),
+    /// A leaf (level 0): a leaf object or a tiny leaf.
+    Leaf(LeafRef<'a, T, L0, D>),
 }
 
 impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
@@ -509,17 +523,21 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<
     /// let origins: Vec<Coord> = t.leaves().map(|l| l.origin()).collect();
     /// assert_eq!(origins, [Coord::new(-16, 0, 0), Coord::new(8, 0, 0)]);
     /// ```
-    pub fn leaves(&self) -> impl Iterator<Item = &LeafNode<T, L0, D>> + '_ {
+    pub fn leaves(&self) -> impl Iterator<Item = LeafRef<'_, T, L0, D>> + '_ {
         self.root
             .sorted_indices()
             .into_iter()
             .filter_map(move |i| self.root.child_ref_at(i))
             .flat_map(|upper| upper.children())
-            .flat_map(|lower| lower.children())
+            .flat_map(|lower| lower.leaves())
     }
 
     /// Iterates mutably over the leaves in OpenVDB order. Through a leaf you can change
     /// values and states of existing voxels but not the tree's structure.
+    ///
+    /// Tiny leaves (decision 0011) have no leaf object to lend, so they become leaf
+    /// objects first — the tree then takes more memory until
+    /// [`compact`](Tree::compact) turns small leaves back into tiny ones.
     ///
     /// ```
     /// # use sparsevdb_tree::{Coord, Tree};
@@ -535,6 +553,7 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<
     /// assert_eq!(t.get_value(Coord::new(1, 1, 1)), 2.0);
     /// ```
     pub fn leaves_mut(&mut self) -> impl Iterator<Item = &mut LeafNode<T, L0, D>> + '_ {
+        self.promote_tiny_leaves();
         let mut entries: Vec<_> = self.root.entries.iter_mut().collect();
         entries.sort_unstable_by_key(|e| e.key);
         entries
@@ -564,8 +583,7 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<
             .filter_map(move |i| self.root.child_ref_at(i))
             .flat_map(|upper| {
                 core::iter::once(NodeRef::Upper(upper)).chain(upper.children().flat_map(|lower| {
-                    core::iter::once(NodeRef::Lower(lower))
-                        .chain(lower.children().map(NodeRef::Leaf))
+                    core::iter::once(NodeRef::Lower(lower)).chain(lower.leaves().map(NodeRef::Leaf))
                 }))
             })
     }

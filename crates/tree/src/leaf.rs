@@ -855,6 +855,51 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> Node for LeafNode<T, LOG
     const LOG2DIM: u32 = LOG2;
     const TOTAL: u32 = LOG2;
     const LEVEL: u32 = 0;
+    const TINY: bool = !DENSE_ONLY;
+
+    #[inline(always)]
+    fn local_offset(c: Coord) -> usize {
+        Self::coord_to_offset(c)
+    }
+
+    fn from_tiny(origin: Coord, offsets: &[u16], values: &[T], inactive: T) -> Self {
+        let mut mask = Mask::new(false);
+        for &o in offsets {
+            mask.set_on(o as usize);
+        }
+        let mut leaf = LeafNode {
+            origin: origin.mask(!Self::DIM_MASK),
+            data: LeafData::Packed(Packed {
+                inactive,
+                ranks: compute_ranks(mask.words()),
+                values: values.to_vec(),
+            }),
+            value_mask: mask,
+        };
+        if DENSE_ONLY {
+            leaf.densify();
+        }
+        leaf
+    }
+
+    fn tiny_parts(&self, max: usize) -> Option<crate::node::TinyParts<T>> {
+        if DENSE_ONLY {
+            return None;
+        }
+        let (values, inactive) = match &self.data {
+            LeafData::Packed(p) if p.values.len() <= max => (p.values.clone(), p.inactive),
+            LeafData::Packed(_) => return None,
+            LeafData::Dense(d) => {
+                let p = Self::pack_from(&d[..Self::VOXELS], &self.value_mask, max)?;
+                (p.values, p.inactive)
+            }
+        };
+        Some(crate::node::TinyParts {
+            offsets: self.value_mask.iter_on().map(|n| n as u16).collect(),
+            values,
+            inactive,
+        })
+    }
 
     fn new_filled(origin: Coord, value: T, active: bool) -> Self {
         #[allow(clippy::let_unit_value)]

@@ -40,6 +40,7 @@ mod coord;
 mod internal;
 mod iter;
 mod leaf;
+mod leaf_ref;
 mod mask;
 mod node;
 mod node_access;
@@ -47,6 +48,7 @@ mod root;
 #[cfg(feature = "serde")]
 mod serde_impl;
 mod tile_table;
+mod tiny;
 mod tree;
 mod value;
 
@@ -56,6 +58,7 @@ pub use coord::{Coord, CoordBBox, CoordBBoxIter};
 pub use internal::InternalNode;
 pub use iter::{NodeRef, ValueItem, ValueIter};
 pub use leaf::{LeafNode, LeafPartsError, LeafStorage, LeafStorageMut};
+pub use leaf_ref::LeafRef;
 pub use mask::{BitIter, Mask};
 pub use node::{Node, ValidationError};
 pub use root::RootNode;

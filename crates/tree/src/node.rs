@@ -36,6 +36,40 @@ impl std::error::Error for ValidationError {}
 pub trait Node: Clone + Send + Sync + Sized + 'static {
     /// The voxel value type.
     type Value: Value;
+
+    /// Whether nodes of this type may be kept as *tiny leaves* inside their parent
+    /// (the leaves of an adaptive tree; decision 0011). An implementation detail of
+    /// the tree's storage, not part of the node interface.
+    #[doc(hidden)]
+    const TINY: bool = false;
+    /// The voxel offset of `c` inside a node of this type (tiny leaves only).
+    #[doc(hidden)]
+    #[inline(always)]
+    fn local_offset(_c: Coord) -> usize {
+        0
+    }
+    /// The node equal to a tiny leaf: active voxels at `offsets` with `values`, every
+    /// other voxel inactive with `inactive` (tiny leaves only).
+    #[doc(hidden)]
+    fn from_tiny(
+        origin: Coord,
+        offsets: &[u16],
+        values: &[Self::Value],
+        inactive: Self::Value,
+    ) -> Self {
+        let _ = (offsets, values);
+        Self::new_filled(origin, inactive, false)
+    }
+    /// The tiny-leaf form of this node — `(offsets, values, inactive)` — when it has
+    /// at most `max` active voxels and uniform inactive values (tiny leaves only).
+    #[doc(hidden)]
+    fn compact_node(&mut self) {}
+    /// See the method of the same name on the concrete node types.
+    #[doc(hidden)]
+    fn tiny_parts(&self, max: usize) -> Option<TinyParts<Self::Value>> {
+        let _ = max;
+        None
+    }
     /// log2 of the number of slots along one axis of this node.
     const LOG2DIM: u32;
     /// log2 of the number of voxels along one axis of this node.
@@ -125,6 +159,16 @@ pub trait Node: Clone + Send + Sync + Sized + 'static {
     fn mem_usage(&self) -> usize;
     /// Checks every structural invariant of this node and its descendants.
     fn validate(&self) -> Result<(), ValidationError>;
+}
+
+/// A leaf in the tiny form (decision 0011): the active voxels' offsets (ascending)
+/// and values, and the value of every inactive voxel.
+#[doc(hidden)]
+#[derive(Clone, Debug)]
+pub struct TinyParts<T> {
+    pub offsets: Vec<u16>,
+    pub values: Vec<T>,
+    pub inactive: T,
 }
 
 /// The box of the node of side `2^total` with origin `origin`, clamped so that it never

@@ -93,7 +93,7 @@ where
             nodes.push(node_repr(upper, 2, bg));
             for lower in upper.children() {
                 nodes.push(node_repr(lower, 1, bg));
-                for leaf in lower.children() {
+                for leaf in lower.leaves() {
                     let (inactive, values) = match leaf.storage() {
                         LeafStorage::Dense(all) => (None, all.to_vec()),
                         LeafStorage::Packed { active, inactive } => {
@@ -101,8 +101,8 @@ where
                         }
                     };
                     leaves.push(LeafRepr {
-                        origin: leaf.origin,
-                        mask: leaf.value_mask.words().to_vec(),
+                        origin: leaf.origin(),
+                        mask: leaf.value_mask().words().to_vec(),
                         inactive,
                         values,
                     });
@@ -220,12 +220,19 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
             })
             .ok_or_else(|| format!("leaf {origin} has no lower node"))?;
         let slot = LowerNode::<T, L1, L0, D>::coord_to_offset(origin);
-        if lower.child(slot).is_some() || explicit_lower[&lower_origin].contains(&(slot as u32)) {
+        if lower.has_branch(slot) || explicit_lower[&lower_origin].contains(&(slot as u32)) {
             return Err(format!("leaf {origin} overlaps another leaf or tile"));
         }
         lower.set_child(slot, Box::new(node));
     }
     tree.validate().map_err(|e| e.to_string())?;
+    // Small packed leaves go back inside their lower nodes (a tiny leaf is encoded as
+    // a packed leaf); dense and larger packed leaves keep the form they were saved in.
+    for upper in tree.root_mut().children_mut() {
+        for lower in upper.children_mut() {
+            lower.pack_small_leaves();
+        }
+    }
     Ok(tree)
 }
 

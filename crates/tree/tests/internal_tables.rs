@@ -93,10 +93,17 @@ fn one_leaf_lower_node_is_small() {
     type Lower = sparsevdb_tree::InternalNode<LeafNode<f32, 3>, 4>;
     let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
     n.set_value_on(Coord::new(1, 2, 3), 1.0);
+    let with_tiny_leaf = n.mem_usage();
+    // The child table with one leaf object (tiny leaves live elsewhere).
+    n.promote_tiny_leaves();
     let leaf = n.children().next().unwrap().mem_usage();
     let own = n.mem_usage() - leaf;
-    println!("lower node with one leaf: {own} B besides the leaf");
+    println!("lower node with one leaf: {own} B besides the leaf; {with_tiny_leaf} B in all with a tiny leaf");
     assert!(own < 2048, "{own}");
+    assert!(
+        with_tiny_leaf < n.mem_usage(),
+        "the tiny leaf is the smaller form"
+    );
 }
 
 /// Bytes of a lower node itself (its children's `mem_usage` taken off).
@@ -123,6 +130,8 @@ fn forms_switch_at_their_thresholds() {
             );
         }
     }
+    // The child-table forms (tiny leaves are not in the child table).
+    t.promote_tiny_leaves();
     t.validate().unwrap();
     let upper = t.root().children().next().unwrap();
     let own: Vec<(i32, usize)> = upper

@@ -1,9 +1,10 @@
-//! Property tests for the adaptive leaf storage (decision 0009): random operation
+//! Property tests for the adaptive leaf storage (decisions 0009 and 0011: tiny,
+//! packed and dense leaves): random operation
 //! sequences confined to two adjacent leaves, with bursts that push the active count
 //! across both thresholds, compared voxel for voxel with the `HashMap` model of
 //! `support/model.rs` — on the adaptive tree and on the dense-only tree. Every
 //! sequence is also checked to keep each leaf valid; the run as a whole must have seen
-//! both forms and every transition between them.
+//! every form and every transition between them.
 
 #[path = "support/model.rs"]
 mod model;
@@ -78,12 +79,24 @@ impl Arbitrary for Step {
     }
 }
 
-/// Counters over the whole run: [packed seen, dense seen, packed→dense, dense→packed].
-static SEEN: [AtomicU64; 4] = [
+/// Counters over the whole run, named by `SEEN_NAMES`.
+static SEEN: [AtomicU64; 7] = [
     AtomicU64::new(0),
     AtomicU64::new(0),
     AtomicU64::new(0),
     AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+];
+const SEEN_NAMES: [&str; 7] = [
+    "tiny",
+    "packed",
+    "dense",
+    "tiny→packed",
+    "packed→tiny",
+    "packed→dense",
+    "dense→packed",
 ];
 
 fn bbox(a: u16, b: u16) -> CoordBBox {
@@ -121,7 +134,12 @@ fn apply<const D: bool>(t: &mut Tree<f32, 5, 4, 3, D>, step: &Step) {
             }
         }
         Step::Prune => t.prune(0.0),
-        Step::Compact => t.leaves_mut().for_each(|l| l.compact()),
+        Step::Compact => {
+            // Every leaf as an object (tiny ones promoted), then the whole tree packed
+            // (small leaves back to tiny).
+            t.leaves_mut().for_each(|l| l.compact());
+            t.compact();
+        }
     }
 }
 
@@ -183,7 +201,7 @@ fn run(steps: Vec<Step>) -> Result<(), String> {
         d.validate()
             .map_err(|e| format!("step {k} {step:?}: dense: {e}"))?;
         record(&before, &leaf_forms_of(&a));
-        if d.leaves().any(|l| !l.is_dense()) {
+        if d.leaves().any(|l| !l.is_dense() || l.is_tiny()) {
             return Err(format!("step {k}: a packed leaf in the dense-only tree"));
         }
         for i in 0..1024u16 {
@@ -210,19 +228,38 @@ fn run(steps: Vec<Step>) -> Result<(), String> {
     Ok(())
 }
 
-/// `(origin, is_dense)` of every leaf.
-fn leaf_forms_of<const D: bool>(t: &Tree<f32, 5, 4, 3, D>) -> Vec<(Coord, bool)> {
-    t.leaves().map(|l| (l.origin(), l.is_dense())).collect()
+const TINY: u8 = 0;
+const PACKED: u8 = 1;
+const DENSE: u8 = 2;
+
+/// `(origin, form)` of every leaf: `TINY`, `PACKED` or `DENSE`.
+fn leaf_forms_of<const D: bool>(t: &Tree<f32, 5, 4, 3, D>) -> Vec<(Coord, u8)> {
+    t.leaves()
+        .map(|l| {
+            let form = match (l.is_tiny(), l.is_dense()) {
+                (true, _) => TINY,
+                (false, false) => PACKED,
+                (false, true) => DENSE,
+            };
+            (l.origin(), form)
+        })
+        .collect()
 }
 
-fn record(before: &[(Coord, bool)], after: &[(Coord, bool)]) {
-    for &(o, dense) in after {
-        SEEN[usize::from(dense)].fetch_add(1, Ordering::Relaxed);
+/// Counts the forms and the transitions, indexed as in `SEEN_NAMES`.
+fn record(before: &[(Coord, u8)], after: &[(Coord, u8)]) {
+    for &(o, form) in after {
+        SEEN[usize::from(form)].fetch_add(1, Ordering::Relaxed);
         if let Some(&(_, was)) = before.iter().find(|(p, _)| *p == o) {
-            if !was && dense {
-                SEEN[2].fetch_add(1, Ordering::Relaxed);
-            } else if was && !dense {
-                SEEN[3].fetch_add(1, Ordering::Relaxed);
+            let transition = match (was, form) {
+                (TINY, PACKED) => Some(3),
+                (PACKED, TINY) => Some(4),
+                (PACKED, DENSE) => Some(5),
+                (DENSE, PACKED) => Some(6),
+                _ => None,
+            };
+            if let Some(t) = transition {
+                SEEN[t].fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -240,7 +277,7 @@ fn adaptive_and_dense_leaves_match_the_model_through_every_transition() {
         let seen: Vec<u64> = SEEN.iter().map(|a| a.load(Ordering::Relaxed)).collect();
         assert!(
             seen.iter().all(|&n| n > 0),
-            "forms and transitions seen [packed, dense, packed→dense, dense→packed]: {seen:?}"
+            "forms and transitions seen {SEEN_NAMES:?}: {seen:?}"
         );
     }
 }
@@ -251,7 +288,13 @@ fn leaf_memory_is_the_form_size() {
     for i in 0..8 {
         t.set_value(Coord::new(0, 0, i), 1.0);
     }
-    let leaf = t.leaves().next().expect("one leaf");
+    t.promote_tiny_leaves();
+    let leaf = t
+        .leaves()
+        .next()
+        .expect("one leaf")
+        .as_node()
+        .expect("a leaf object");
     assert!(!leaf.is_dense());
     assert!(leaf.mem_usage() < core::mem::size_of_val(leaf) + 64);
 }

@@ -1,0 +1,287 @@
+//! [`LeafRef`]: a read-only view of one leaf of a tree, whichever way the tree stores
+//! it — a [`LeafNode`] object, or a *tiny leaf* kept inside its lower node (decision
+//! 0011), which has no object to borrow. Tree-wide leaf iteration
+//! ([`Tree::leaves`](crate::Tree::leaves), [`InternalNode::leaves`]) yields these.
+
+use crate::internal::InternalNode;
+use crate::leaf::{LeafNode, LeafStorage};
+use crate::mask::Mask;
+use crate::node::Node;
+use crate::{Coord, CoordBBox, Value};
+
+/// The mask of a viewed leaf: the leaf object's own, or one built for a tiny leaf.
+#[derive(Clone, Debug)]
+enum MaskRef<'a, const LOG2: u32> {
+    Borrowed(&'a Mask<LOG2>),
+    Owned(Mask<LOG2>),
+}
+
+/// A read-only view of a leaf: its origin, active mask and values (see
+/// [`LeafStorage`]). A tiny leaf shows as a packed leaf (its active values in offset
+/// order, one shared inactive value).
+///
+/// ```
+/// use sparsevdb_tree::{Coord, LeafStorage, Node, Tree};
+/// let mut t: Tree<f32> = Tree::new(0.0);
+/// t.set_value(Coord::new(1, 2, 3), 5.0);
+/// let leaf = t.leaves().next().unwrap();
+/// assert_eq!(leaf.origin(), Coord::new(0, 0, 0));
+/// assert_eq!(leaf.active_count(), 1);
+/// assert_eq!(leaf.probe_value(Coord::new(1, 2, 3)), (5.0, true));
+/// assert!(leaf.is_tiny(), "one active voxel: kept inside its lower node");
+/// assert!(matches!(leaf.storage(), LeafStorage::Packed { active: [5.0], inactive: 0.0 }));
+/// assert_eq!(leaf.to_node().probe_value(Coord::new(1, 2, 3)), (5.0, true));
+/// ```
+#[derive(Clone, Debug)]
+pub struct LeafRef<'a, T, const LOG2: u32 = 3, const D: bool = false> {
+    origin: Coord,
+    mask: MaskRef<'a, LOG2>,
+    storage: LeafStorage<'a, T>,
+    node: Option<&'a LeafNode<T, LOG2, D>>,
+}
+
+impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
+    /// The view of a leaf object.
+    pub fn from_node(leaf: &'a LeafNode<T, LOG2, D>) -> Self {
+        LeafRef {
+            origin: leaf.origin(),
+            mask: MaskRef::Borrowed(leaf.value_mask()),
+            storage: leaf.storage(),
+            node: Some(leaf),
+        }
+    }
+
+    /// The view of a tiny leaf: active voxels at `offsets` (ascending) with `values`.
+    pub(crate) fn from_tiny(origin: Coord, offsets: &[u16], values: &'a [T], inactive: T) -> Self {
+        let mut mask = Mask::new(false);
+        for &o in offsets {
+            mask.set_on(o as usize);
+        }
+        LeafRef {
+            origin,
+            mask: MaskRef::Owned(mask),
+            storage: LeafStorage::Packed {
+                active: values,
+                inactive,
+            },
+            node: None,
+        }
+    }
+
+    /// The leaf's origin (its minimum corner).
+    #[inline]
+    pub fn origin(&self) -> Coord {
+        self.origin
+    }
+
+    /// The leaf's box.
+    pub fn node_bbox(&self) -> CoordBBox {
+        crate::node::node_bbox(self.origin, LOG2)
+    }
+
+    /// The active mask, bit `n` for voxel offset `n`.
+    #[inline]
+    pub fn value_mask(&self) -> &Mask<LOG2> {
+        match &self.mask {
+            MaskRef::Borrowed(m) => m,
+            MaskRef::Owned(m) => m,
+        }
+    }
+
+    /// The values as stored (see [`LeafNode::storage`]); a tiny leaf is packed.
+    #[inline]
+    pub fn storage(&self) -> LeafStorage<'a, T> {
+        self.storage
+    }
+
+    /// True when the leaf holds every voxel's value (the dense form; never for a tiny
+    /// leaf).
+    #[inline]
+    pub fn is_dense(&self) -> bool {
+        matches!(self.storage, LeafStorage::Dense(_))
+    }
+
+    /// True for a tiny leaf (no leaf object: [`as_node`](Self::as_node) is `None`).
+    #[inline]
+    pub fn is_tiny(&self) -> bool {
+        self.node.is_none()
+    }
+
+    /// The leaf object, unless the leaf is tiny.
+    #[inline]
+    pub fn as_node(&self) -> Option<&'a LeafNode<T, LOG2, D>> {
+        self.node
+    }
+
+    /// A leaf object equal to this leaf (a copy).
+    pub fn to_node(&self) -> LeafNode<T, LOG2, D> {
+        match (self.node, self.storage) {
+            (Some(n), _) => n.clone(),
+            (None, LeafStorage::Packed { active, inactive }) => {
+                let offsets: Vec<u16> = self.value_mask().iter_on().map(|n| n as u16).collect();
+                LeafNode::from_tiny(self.origin, &offsets, active, inactive)
+            }
+            (None, LeafStorage::Dense(_)) => unreachable!("tiny leaves are packed"),
+        }
+    }
+
+    /// Bytes held by the leaf: a leaf object's [`mem_usage`](Node::mem_usage); for a
+    /// tiny leaf its share of the lower node's tiny-leaf store — its offsets and
+    /// values plus 8 bytes of index (start and slot).
+    pub fn mem_usage(&self) -> usize {
+        match self.node {
+            Some(n) => n.mem_usage(),
+            None => self.active_count() * (2 + core::mem::size_of::<T>()) + 8,
+        }
+    }
+
+    /// Number of active voxels.
+    #[inline]
+    pub fn active_count(&self) -> usize {
+        match self.storage {
+            LeafStorage::Packed { active, .. } => active.len(),
+            LeafStorage::Dense(_) => self.value_mask().count_on(),
+        }
+    }
+
+    /// True when voxel offset `n` is active.
+    #[inline]
+    pub fn is_on_at(&self, n: usize) -> bool {
+        self.value_mask().is_on(n)
+    }
+
+    /// Value and state of voxel offset `n`.
+    pub fn probe_at(&self, n: usize) -> (T, bool) {
+        let on = self.value_mask().is_on(n);
+        match self.storage {
+            LeafStorage::Dense(all) => (all[n], on),
+            LeafStorage::Packed { inactive, .. } if !on => (inactive, false),
+            LeafStorage::Packed { active, .. } => {
+                let words = self.value_mask().words();
+                let w = n >> 6;
+                let below: usize = words[..w].iter().map(|x| x.count_ones() as usize).sum();
+                let rank = below + (words[w] & ((1u64 << (n & 63)) - 1)).count_ones() as usize;
+                (active[rank], true)
+            }
+        }
+    }
+
+    /// Value of voxel offset `n`.
+    #[inline]
+    pub fn value_at(&self, n: usize) -> T {
+        self.probe_at(n).0
+    }
+
+    /// Value and state at `c` (which must lie in the leaf).
+    #[inline]
+    pub fn probe_value(&self, c: Coord) -> (T, bool) {
+        self.probe_at(LeafNode::<T, LOG2, D>::coord_to_offset(c))
+    }
+
+    /// Value at `c` (which must lie in the leaf).
+    #[inline]
+    pub fn get_value(&self, c: Coord) -> T {
+        self.probe_value(c).0
+    }
+
+    /// Active state at `c` (which must lie in the leaf).
+    #[inline]
+    pub fn is_value_on(&self, c: Coord) -> bool {
+        self.is_on_at(LeafNode::<T, LOG2, D>::coord_to_offset(c))
+    }
+
+    /// Global coordinate of voxel offset `n`.
+    #[inline]
+    pub fn offset_to_global(&self, n: usize) -> Coord {
+        let l = LeafNode::<T, LOG2, D>::offset_to_local(n);
+        Coord::new(
+            self.origin.x + l.x,
+            self.origin.y + l.y,
+            self.origin.z + l.z,
+        )
+    }
+
+    /// The active voxels as `(offset, value)`, in offset order.
+    pub fn iter_on(&self) -> impl Iterator<Item = (usize, T)> + '_ {
+        let storage = self.storage;
+        let mut seen = 0;
+        self.value_mask().iter_on().map(move |n| match storage {
+            LeafStorage::Dense(all) => (n, all[n]),
+            LeafStorage::Packed { active, .. } => {
+                seen += 1;
+                (n, active[seen - 1])
+            }
+        })
+    }
+
+    /// Writes every voxel's value into `out` (`NUM_VALUES` of them), in offset order.
+    pub fn copy_values_to(&self, out: &mut [T]) {
+        match self.storage {
+            LeafStorage::Dense(all) => out[..all.len()].copy_from_slice(all),
+            LeafStorage::Packed { active, inactive } => {
+                let size = LeafNode::<T, LOG2, D>::NUM_VALUES;
+                out[..size].fill(inactive);
+                for (n, &v) in self.value_mask().iter_on().zip(active) {
+                    out[n] = v;
+                }
+            }
+        }
+    }
+}
+
+impl<T: Value, const L0: u32, const D: bool, const L1: u32> InternalNode<LeafNode<T, L0, D>, L1> {
+    /// The leaf in slot `n` — a leaf object or a tiny leaf — if any.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// n.set_value_on(Coord::new(9, 0, 0), 1.0);
+    /// let slot = Lower::coord_to_offset(Coord::new(9, 0, 0));
+    /// assert!(n.child(slot).is_none(), "a tiny leaf is no child object");
+    /// assert_eq!(n.leaf(slot).unwrap().origin(), Coord::new(8, 0, 0));
+    /// ```
+    pub fn leaf(&self, n: usize) -> Option<LeafRef<'_, T, L0, D>> {
+        if let Some(c) = self.child(n) {
+            return Some(LeafRef::from_node(c));
+        }
+        if self.is_tiny(n) {
+            let (offsets, values) = self.tiny.leaf(n);
+            return Some(LeafRef::from_tiny(
+                self.offset_to_global(n),
+                offsets,
+                values,
+                self.tiny.inactive(),
+            ));
+        }
+        None
+    }
+
+    /// Every leaf of this node — leaf objects and tiny leaves — in slot order.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// n.set_value_on(Coord::new(9, 0, 0), 1.0);
+    /// for z in 0..100 {
+    ///     n.set_value_on(Coord::new(0, 0, z), 2.0); // 13 leaves of 8 or 4 voxels
+    /// }
+    /// let origins: Vec<Coord> = n.leaves().map(|l| l.origin()).collect();
+    /// assert_eq!(origins.len(), 14);
+    /// assert_eq!(origins[13], Coord::new(8, 0, 0));
+    /// ```
+    pub fn leaves(&self) -> impl Iterator<Item = LeafRef<'_, T, L0, D>> + '_ {
+        (0..Mask::<L1>::WORD_COUNT).flat_map(move |w| {
+            let mut bits = self.branch_word(w);
+            core::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let n = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                self.leaf(n)
+            })
+        })
+    }
+}

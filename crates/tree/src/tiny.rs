@@ -1,0 +1,517 @@
+//! [`TinyLeaves`]: leaves with a few active voxels kept *inside* their lower internal
+//! node instead of as leaf objects (decision 0011).
+//!
+//! A tiny leaf is a leaf whose inactive voxels all hold the store's one shared
+//! `inactive` value and whose active voxels — at most [`TINY_MAX`] — are listed as
+//! sorted `u16` voxel offsets with their values. All tiny leaves of a node share three
+//! arrays (offsets, values, and a start index per leaf), found by rank over the slots
+//! that hold one — a sorted slot list while there are at most [`LIST_MAX`] tiny leaves,
+//! then a bit mask with a prefix count per word: about 6 bytes per `f32` value and
+//! 4–8 per leaf, against a leaf object's 144-byte header, its own allocations and a
+//! child pointer.
+//!
+//! Semantically a tiny leaf *is* a leaf (it counts in `leaf_count`, iterates like a
+//! packed leaf, is a leaf for `value_level`); the node turns it into a real
+//! [`LeafNode`](crate::LeafNode) ("promotes" it) when a write needs more than
+//! [`TINY_MAX`] active voxels or an inactive voxel with another value, and turns small
+//! packed leaves back into tiny ones only on bulk operations and `compact`
+//! ([`TINY_DEMOTE`]; the gap is the hysteresis).
+
+use crate::Value;
+
+/// A tiny leaf holds at most this many active voxels; a write that needs one more
+/// promotes it to a leaf object.
+pub(crate) const TINY_MAX: usize = 16;
+/// Bulk operations and `compact` turn packed leaves with at most this many active
+/// voxels (and the store's inactive value) into tiny ones.
+pub(crate) const TINY_DEMOTE: usize = 8;
+/// Up to this many tiny leaves their slots are a sorted list (4 bytes per leaf); past
+/// it a mask and prefix counts (12 bytes per 64 slots: 768 bytes in a 16³ node).
+pub(crate) const LIST_MAX: usize = 128;
+
+/// Which slots hold a tiny leaf.
+#[derive(Clone, Debug)]
+enum Slots {
+    /// The slots, ascending.
+    List(Vec<u32>),
+    /// Bit `n` on for slot `n`; `prefix[w]`: slots in mask words `0..w`.
+    Mask {
+        mask: Box<[u64]>,
+        prefix: Box<[u32]>,
+    },
+}
+
+/// The tiny leaves of one internal node (see the module documentation).
+#[derive(Clone, Debug)]
+pub(crate) struct TinyLeaves<T> {
+    /// The slots that hold a tiny leaf.
+    slots: Slots,
+    /// `starts[i]..starts[i + 1]`: the entries of the `i`-th tiny leaf (in slot
+    /// order); one more than the number of leaves, or empty when there is none.
+    starts: Vec<u32>,
+    /// Voxel offsets of the entries, ascending within each leaf.
+    offsets: Vec<u16>,
+    /// Values of the entries (every listed voxel is active).
+    values: Vec<T>,
+    /// The value of every inactive voxel of every tiny leaf.
+    inactive: T,
+}
+
+impl<T: Value> Default for TinyLeaves<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Value> TinyLeaves<T> {
+    /// A store without tiny leaves (no allocation).
+    pub(crate) fn new() -> Self {
+        TinyLeaves {
+            slots: Slots::List(Vec::new()),
+            starts: Vec::new(),
+            offsets: Vec::new(),
+            values: Vec::new(),
+            inactive: T::zeroed(),
+        }
+    }
+
+    /// Number of tiny leaves.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    /// True when there is no tiny leaf.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Active voxels over all tiny leaves.
+    #[inline]
+    pub(crate) fn entry_count(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// Every entry's value (slot order, then offset order).
+    #[inline]
+    pub(crate) fn values(&self) -> &[T] {
+        &self.values
+    }
+
+    /// Every entry's value, mutably.
+    #[inline]
+    pub(crate) fn values_mut(&mut self) -> &mut [T] {
+        &mut self.values
+    }
+
+    /// The value of every inactive voxel of the tiny leaves.
+    #[inline]
+    pub(crate) fn inactive(&self) -> T {
+        self.inactive
+    }
+
+    /// Replaces the shared inactive value (for `reset_background`).
+    pub(crate) fn set_inactive(&mut self, v: T) {
+        self.inactive = v;
+    }
+
+    /// Word `w` of the mask of slots holding a tiny leaf.
+    #[inline]
+    pub(crate) fn word(&self, w: usize) -> u64 {
+        match &self.slots {
+            Slots::Mask { mask, .. } => mask[w],
+            Slots::List(list) => {
+                let lo = (w * 64) as u32;
+                let start = list.partition_point(|&n| n < lo);
+                list[start..]
+                    .iter()
+                    .take_while(|&&n| n < lo + 64)
+                    .fold(0u64, |acc, &n| acc | 1u64 << (n - lo))
+            }
+        }
+    }
+
+    /// True when slot `n` holds a tiny leaf.
+    #[inline(always)]
+    pub(crate) fn contains(&self, n: usize) -> bool {
+        match &self.slots {
+            Slots::Mask { mask, .. } => (mask[n >> 6] >> (n & 63)) & 1 != 0,
+            Slots::List(list) => !list.is_empty() && list.binary_search(&(n as u32)).is_ok(),
+        }
+    }
+
+    /// True when a new tiny leaf whose inactive voxels hold `inactive` can join.
+    #[inline]
+    pub(crate) fn accepts(&self, inactive: T) -> bool {
+        self.is_empty() || T::same_bits(self.inactive, inactive)
+    }
+
+    /// Index (in slot order) of the tiny leaf at slot `n`, or where it would go.
+    #[inline(always)]
+    fn rank(&self, n: usize) -> usize {
+        match &self.slots {
+            Slots::Mask { mask, prefix } => {
+                let w = n >> 6;
+                let below = mask[w] & ((1u64 << (n & 63)) - 1);
+                prefix[w] as usize + below.count_ones() as usize
+            }
+            Slots::List(list) => list.partition_point(|&s| s < n as u32),
+        }
+    }
+
+    /// Entry range of the tiny leaf with index `i`.
+    #[inline(always)]
+    fn range(&self, i: usize) -> core::ops::Range<usize> {
+        self.starts[i] as usize..self.starts[i + 1] as usize
+    }
+
+    /// Offsets and values of the tiny leaf at slot `n` (which must hold one).
+    #[inline]
+    pub(crate) fn leaf(&self, n: usize) -> (&[u16], &[T]) {
+        let r = self.range(self.rank(n));
+        (&self.offsets[r.clone()], &self.values[r])
+    }
+
+    /// Absolute entry position of offset `o` in leaf `i`: `Ok` when listed, `Err`
+    /// where it would go.
+    #[inline(always)]
+    fn find(&self, i: usize, o: u16) -> Result<usize, usize> {
+        let r = self.range(i);
+        let base = r.start;
+        match self.offsets[r].iter().position(|&x| x >= o) {
+            Some(k) if self.offsets[base + k] == o => Ok(base + k),
+            Some(k) => Err(base + k),
+            None => Err(self.starts[i + 1] as usize),
+        }
+    }
+
+    /// Value and state of voxel `o` of the tiny leaf at slot `n`.
+    #[inline]
+    pub(crate) fn probe(&self, n: usize, o: usize) -> (T, bool) {
+        match self.find(self.rank(n), o as u16) {
+            Ok(k) => (self.values[k], true),
+            Err(_) => (self.inactive, false),
+        }
+    }
+
+    fn shift_starts(&mut self, after: usize, up: bool) {
+        for s in &mut self.starts[after + 1..] {
+            if up {
+                *s += 1;
+            } else {
+                *s -= 1;
+            }
+        }
+    }
+
+    /// Makes voxel `o` of the tiny leaf at slot `n` active with value `v`; `false`
+    /// (nothing changed) when the leaf is full and the voxel not yet active.
+    pub(crate) fn set_on(&mut self, n: usize, o: usize, v: T) -> bool {
+        let i = self.rank(n);
+        match self.find(i, o as u16) {
+            Ok(k) => {
+                self.values[k] = v;
+                true
+            }
+            Err(k) => {
+                if self.range(i).len() >= TINY_MAX {
+                    return false;
+                }
+                self.offsets.insert(k, o as u16);
+                self.values.insert(k, v);
+                self.shift_starts(i, true);
+                true
+            }
+        }
+    }
+
+    /// Sets the value of voxel `o` if it is active; returns whether it was.
+    pub(crate) fn set_existing(&mut self, n: usize, o: usize, v: T) -> bool {
+        match self.find(self.rank(n), o as u16) {
+            Ok(k) => {
+                self.values[k] = v;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Removes voxel `o` from the active ones (it then holds the inactive value);
+    /// returns the value it had.
+    pub(crate) fn remove(&mut self, n: usize, o: usize) -> Option<T> {
+        let i = self.rank(n);
+        let k = self.find(i, o as u16).ok()?;
+        self.offsets.remove(k);
+        let v = self.values.remove(k);
+        self.shift_starts(i, false);
+        Some(v)
+    }
+
+    /// Adds a tiny leaf at slot `n` (which must hold none) with the given entries
+    /// (sorted offsets, at most [`TINY_MAX`]); `inactive` becomes the shared value
+    /// when the store was empty, else it must equal it ([`accepts`](Self::accepts)).
+    pub(crate) fn insert_leaf(
+        &mut self,
+        words: usize,
+        n: usize,
+        inactive: T,
+        offsets: &[u16],
+        values: &[T],
+    ) {
+        debug_assert!(!self.contains(n) && self.accepts(inactive));
+        debug_assert_eq!(offsets.len(), values.len());
+        if self.is_empty() {
+            self.starts = vec![0];
+            self.inactive = inactive;
+        }
+        let i = self.rank(n);
+        let at = self.starts[i];
+        self.starts.insert(i, at);
+        let k = at as usize;
+        self.offsets.splice(k..k, offsets.iter().copied());
+        self.values.splice(k..k, values.iter().copied());
+        let added = offsets.len() as u32;
+        for s in &mut self.starts[i + 1..] {
+            *s += added;
+        }
+        match &mut self.slots {
+            Slots::Mask { mask, prefix } => {
+                mask[n >> 6] |= 1u64 << (n & 63);
+                for p in &mut prefix[(n >> 6) + 1..] {
+                    *p += 1;
+                }
+            }
+            Slots::List(list) => {
+                list.insert(i, n as u32);
+                if list.len() > LIST_MAX {
+                    let mut mask = vec![0u64; words].into_boxed_slice();
+                    for &s in list.iter() {
+                        mask[s as usize >> 6] |= 1u64 << (s & 63);
+                    }
+                    let mut prefix = vec![0u32; words].into_boxed_slice();
+                    let mut acc = 0;
+                    for (p, w) in prefix.iter_mut().zip(mask.iter()) {
+                        *p = acc;
+                        acc += w.count_ones();
+                    }
+                    self.slots = Slots::Mask { mask, prefix };
+                }
+            }
+        }
+    }
+
+    /// Removes the tiny leaf at slot `n` (which must hold one), returning its entries.
+    pub(crate) fn take(&mut self, n: usize) -> (Vec<u16>, Vec<T>) {
+        let i = self.rank(n);
+        let r = self.range(i);
+        let removed = r.len() as u32;
+        let offsets: Vec<u16> = self.offsets.drain(r.clone()).collect();
+        let values: Vec<T> = self.values.drain(r).collect();
+        self.starts.remove(i);
+        for s in &mut self.starts[i..] {
+            *s -= removed;
+        }
+        match &mut self.slots {
+            Slots::Mask { mask, prefix } => {
+                mask[n >> 6] &= !(1u64 << (n & 63));
+                for p in &mut prefix[(n >> 6) + 1..] {
+                    *p -= 1;
+                }
+            }
+            Slots::List(list) => {
+                list.remove(i);
+            }
+        }
+        if self.starts.len() == 1 {
+            // The last one went: give the memory back.
+            *self = Self::new();
+        }
+        (offsets, values)
+    }
+
+    /// The slots holding a tiny leaf, ascending.
+    pub(crate) fn slots(&self) -> Box<dyn Iterator<Item = usize> + '_> {
+        match &self.slots {
+            Slots::List(list) => Box::new(list.iter().map(|&n| n as usize)),
+            Slots::Mask { mask, .. } => Box::new(mask.iter().enumerate().flat_map(|(w, &word)| {
+                let mut bits = word;
+                core::iter::from_fn(move || {
+                    if bits == 0 {
+                        return None;
+                    }
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    Some(w * 64 + b)
+                })
+            })),
+        }
+    }
+
+    /// Every tiny leaf in slot order: `(slot, offsets, values)`.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &[u16], &[T])> + '_ {
+        self.slots().enumerate().map(move |(i, n)| {
+            let r = self.range(i);
+            (n, &self.offsets[r.clone()], &self.values[r])
+        })
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let slots = match &self.slots {
+            Slots::List(list) => list.capacity() * 4,
+            Slots::Mask { mask, prefix } => mask.len() * 8 + prefix.len() * 4,
+        };
+        slots
+            + self.starts.capacity() * 4
+            + self.offsets.capacity() * 2
+            + self.values.capacity() * core::mem::size_of::<T>()
+    }
+
+    /// Drops spare capacity.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        if let Slots::List(list) = &mut self.slots {
+            list.shrink_to_fit();
+        }
+        self.starts.shrink_to_fit();
+        self.offsets.shrink_to_fit();
+        self.values.shrink_to_fit();
+    }
+
+    /// Checks the store's invariants for a node of `words` mask words whose leaves
+    /// have `voxels` voxels.
+    pub(crate) fn check(&self, words: usize, voxels: usize) -> Result<(), String> {
+        if self.is_empty() {
+            let no_slots = matches!(&self.slots, Slots::List(l) if l.is_empty());
+            if !no_slots || !self.offsets.is_empty() || !self.values.is_empty() {
+                return Err("empty tiny store holds data".into());
+            }
+            return Ok(());
+        }
+        let count = match &self.slots {
+            Slots::Mask { mask, prefix } => {
+                if mask.len() != words || prefix.len() != words {
+                    return Err("tiny mask of the wrong size".into());
+                }
+                let mut acc = 0u32;
+                for (w, &word) in mask.iter().enumerate() {
+                    if prefix[w] != acc {
+                        return Err(format!("tiny prefix count wrong at word {w}"));
+                    }
+                    acc += word.count_ones();
+                }
+                acc as usize
+            }
+            Slots::List(list) => {
+                if list.len() > LIST_MAX
+                    || list.windows(2).any(|p| p[0] >= p[1])
+                    || list.last().is_some_and(|&n| n as usize >= words * 64)
+                {
+                    return Err("tiny slot list not ascending, too long or out of range".into());
+                }
+                list.len()
+            }
+        };
+        if count != self.len() || self.is_empty() {
+            return Err("tiny leaf count disagrees with the slots".into());
+        }
+        if self.offsets.len() != self.values.len()
+            || self.starts[0] != 0
+            || *self.starts.last().unwrap_or(&0) as usize != self.offsets.len()
+        {
+            return Err("tiny entry arrays disagree".into());
+        }
+        for i in 0..self.len() {
+            if self.starts[i] > self.starts[i + 1] {
+                return Err("tiny starts not ascending".into());
+            }
+            let r = self.range(i);
+            if r.len() > TINY_MAX {
+                return Err(format!("tiny leaf with {} entries", r.len()));
+            }
+            let o = &self.offsets[r];
+            if o.windows(2).any(|p| p[0] >= p[1]) || o.iter().any(|&x| x as usize >= voxels) {
+                return Err("tiny leaf offsets not ascending or out of range".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_probe_remove_take() {
+        let mut t = TinyLeaves::<f32>::new();
+        assert!(t.is_empty() && t.accepts(5.0));
+        t.insert_leaf(64, 100, 0.5, &[], &[]);
+        t.insert_leaf(64, 3, 0.5, &[7], &[1.0]);
+        assert_eq!(t.len(), 2);
+        assert!(!t.accepts(0.0) && t.accepts(0.5));
+        assert!(t.set_on(100, 9, 2.0));
+        assert!(t.set_on(100, 2, 3.0));
+        assert_eq!(t.leaf(100), (&[2u16, 9][..], &[3.0f32, 2.0][..]));
+        assert_eq!(t.probe(100, 9), (2.0, true));
+        assert_eq!(t.probe(100, 8), (0.5, false));
+        assert_eq!(t.probe(3, 7), (1.0, true));
+        assert!(t.set_existing(3, 7, 4.0));
+        assert!(!t.set_existing(3, 8, 4.0));
+        assert_eq!(t.remove(100, 2), Some(3.0));
+        assert_eq!(t.remove(100, 2), None);
+        t.check(64, 512).unwrap();
+        assert_eq!(
+            t.iter()
+                .map(|(n, o, v)| (n, o.to_vec(), v.to_vec()))
+                .collect::<Vec<_>>(),
+            [(3, vec![7], vec![4.0]), (100, vec![9], vec![2.0])]
+        );
+        assert_eq!(t.take(3), (vec![7], vec![4.0]));
+        assert_eq!(t.take(100), (vec![9], vec![2.0]));
+        assert!(t.is_empty());
+        assert_eq!(t.heap_bytes(), 0, "the last leaf gives the memory back");
+    }
+
+    #[test]
+    fn slot_list_turns_into_a_mask_and_back_to_nothing() {
+        let mut t = TinyLeaves::<f32>::new();
+        let slots: Vec<usize> = (0..=LIST_MAX).map(|i| (i * 37) % 4096).collect();
+        for (k, &n) in slots.iter().enumerate() {
+            t.insert_leaf(64, n, 0.0, &[k as u16 % 512], &[k as f32]);
+            t.check(64, 512).unwrap();
+        }
+        assert!(matches!(t.slots, Slots::Mask { .. }));
+        let mut sorted = slots.clone();
+        sorted.sort_unstable();
+        assert_eq!(t.slots().collect::<Vec<_>>(), sorted);
+        assert_eq!(
+            t.word(0),
+            sorted
+                .iter()
+                .filter(|&&n| n < 64)
+                .fold(0, |a, &n| a | 1 << n)
+        );
+        for (k, &n) in slots.iter().enumerate() {
+            assert_eq!(t.probe(n, k % 512), (k as f32, true));
+        }
+        for &n in &slots {
+            t.take(n);
+            t.check(64, 512).unwrap();
+        }
+        assert!(t.is_empty() && t.heap_bytes() == 0);
+    }
+
+    #[test]
+    fn full_leaf_refuses_a_new_voxel() {
+        let mut t = TinyLeaves::<f32>::new();
+        t.insert_leaf(64, 0, 0.0, &[], &[]);
+        for o in 0..TINY_MAX {
+            assert!(t.set_on(0, o * 3, o as f32));
+        }
+        assert!(!t.set_on(0, 1, 1.0), "full");
+        assert!(t.set_on(0, 3, 9.0), "an active voxel can still change");
+        t.check(64, 512).unwrap();
+        assert!(t.check(64, 10).is_err(), "offset out of range detected");
+    }
+}
