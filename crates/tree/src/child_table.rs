@@ -47,7 +47,8 @@ impl<C, const LOG2: u32> ChildTable<C, LOG2> {
         ChildTable {
             mask: Mask::new(false),
             repr: Repr::Sparse {
-                prefix: vec![0; Mask::<LOG2>::WORD_COUNT].into_boxed_slice(),
+                // Allocated with the first child.
+                prefix: Box::default(),
                 nodes: Vec::new(),
             },
         }
@@ -131,6 +132,9 @@ impl<C, const LOG2: u32> ChildTable<C, LOG2> {
         let word = self.mask.words()[n >> 6];
         match &mut self.repr {
             Repr::Sparse { prefix, nodes } => {
+                if prefix.is_empty() {
+                    *prefix = vec![0; Mask::<LOG2>::WORD_COUNT].into_boxed_slice();
+                }
                 nodes.insert(Self::rank(word, prefix, n), child);
                 Self::shift_prefix(prefix, n, 1);
             }
@@ -149,11 +153,20 @@ impl<C, const LOG2: u32> ChildTable<C, LOG2> {
         let child = match &mut self.repr {
             Repr::Sparse { prefix, nodes } => {
                 Self::shift_prefix(prefix, n, -1);
-                nodes.remove(Self::rank(word, prefix, n))
+                let child = nodes.remove(Self::rank(word, prefix, n));
+                if nodes.is_empty() {
+                    // The last child went: no prefix counts, no mask words.
+                    *prefix = Box::default();
+                    *nodes = Vec::new();
+                }
+                child
             }
             Repr::Dense(t) => t[n].take().expect("mask agrees with the table"),
         };
         self.mask.set_off(n);
+        if self.len() == 0 {
+            self.mask.shrink();
+        }
         Some(child)
     }
 
@@ -191,8 +204,29 @@ impl<C, const LOG2: u32> ChildTable<C, LOG2> {
             .chain(dense.into_iter().flatten())
     }
 
-    /// Drops spare capacity of the sparse form's child list.
+    /// Takes the smallest form for the children it holds: a dense table left with at
+    /// most half of [`DENSE_THRESHOLD`](Self::DENSE_THRESHOLD) children turns sparse
+    /// again (the gap is the hysteresis), and the sparse list drops spare capacity.
     pub(crate) fn shrink_to_fit(&mut self) {
+        if self.is_dense() && self.len() <= Self::DENSE_THRESHOLD / 2 {
+            let Repr::Dense(table) = core::mem::replace(
+                &mut self.repr,
+                Repr::Sparse {
+                    prefix: Box::default(),
+                    nodes: Vec::new(),
+                },
+            ) else {
+                unreachable!("checked dense above");
+            };
+            let nodes: Vec<Box<C>> = table.into_vec().into_iter().flatten().collect();
+            let mut prefix = vec![0u16; Mask::<LOG2>::WORD_COUNT].into_boxed_slice();
+            let mut acc = 0u16;
+            for (p, w) in prefix.iter_mut().zip(self.mask.words()) {
+                *p = acc;
+                acc += w.count_ones() as u16;
+            }
+            self.repr = Repr::Sparse { prefix, nodes };
+        }
         if let Repr::Sparse { nodes, .. } = &mut self.repr {
             nodes.shrink_to_fit();
         }
@@ -224,7 +258,7 @@ impl<C, const LOG2: u32> ChildTable<C, LOG2> {
                         Self::DENSE_THRESHOLD
                     ));
                 }
-                if prefix.len() != Mask::<LOG2>::WORD_COUNT {
+                if prefix.len() != Mask::<LOG2>::WORD_COUNT && !nodes.is_empty() {
                     return Err("child prefix counts have the wrong length".into());
                 }
                 let mut before = 0usize;

@@ -307,6 +307,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
             return;
         }
         let slots: Vec<usize> = self.children.mask().iter_on().collect();
+        let before = slots.len();
         for n in slots {
             let parts = self.children.get(n).and_then(|c| c.tiny_parts(TINY_DEMOTE));
             if let Some(p) = parts {
@@ -322,6 +323,9 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
                     );
                 }
             }
+        }
+        if self.children.len() < before {
+            self.children.shrink_to_fit();
         }
     }
 
@@ -373,6 +377,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         self.pack_small_leaves();
         self.tiny.shrink_to_fit();
         self.children.shrink_to_fit();
+        self.value_mask.shrink();
     }
 
     fn slot_bbox(&self, n: usize) -> CoordBBox {

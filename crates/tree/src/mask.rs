@@ -2,7 +2,9 @@
 //! first-on search and word-at-a-time iteration over on and off bits.
 //!
 //! A mask of `2^(3·LOG2)` bits lives in 64-bit words; masks of up to 512 bits (leaf
-//! nodes) are stored inline, larger ones (internal nodes) on the heap. Bit `n` is the
+//! nodes) are stored inline, larger ones (internal nodes) on the heap — allocated only
+//! once a bit is turned on (an internal node with no active tile or no child pays no
+//! mask bytes; sparse trees have many such nodes). Bit `n` is the
 //! slot with linear offset `n` (x-major, z fastest), so iterating the on bits visits
 //! slots in OpenVDB order. See `docs/decisions/0002-masks-u64-words.md` for why this
 //! is hand-written over `[u64]` rather than `bitvec`.
@@ -19,12 +21,30 @@
 /// assert_eq!(m.iter_on().collect::<Vec<_>>(), [5, 300]);
 /// assert_eq!(m.iter_off().count(), 510);
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct Mask<const LOG2: u32> {
     /// The words of a mask of at most 512 bits (unused otherwise).
     inline: [u64; 8],
-    /// The words of a larger mask (empty otherwise).
+    /// The words of a larger mask; empty while every bit is off (and for inline
+    /// masks).
     heap: Box<[u64]>,
+}
+
+/// The words of a lazily allocated mask whose bits are all off.
+static ZEROS: [u64; 512] = [0; 512];
+
+impl<const LOG2: u32> PartialEq for Mask<LOG2> {
+    fn eq(&self, other: &Self) -> bool {
+        self.words() == other.words()
+    }
+}
+
+impl<const LOG2: u32> Eq for Mask<LOG2> {}
+
+impl<const LOG2: u32> core::hash::Hash for Mask<LOG2> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.words().hash(state);
+    }
 }
 
 impl<const LOG2: u32> core::fmt::Debug for Mask<LOG2> {
@@ -57,13 +77,21 @@ impl<const LOG2: u32> Mask<LOG2> {
     };
 
     const INLINE: bool = Self::WORD_COUNT <= 8;
+    /// A heap mask whose bits are all off may hold no words (up to 32768 bits).
+    const LAZY: bool = !Self::INLINE && Self::WORD_COUNT <= ZEROS.len();
+
+    /// True while a lazily allocated mask holds no words (every bit off).
+    #[inline(always)]
+    fn unallocated(&self) -> bool {
+        Self::LAZY && self.heap.is_empty()
+    }
 
     /// A mask with every bit `on`, or every bit off.
     #[inline]
     pub fn new(on: bool) -> Self {
         let mut m = Mask {
             inline: [0; 8],
-            heap: if Self::INLINE {
+            heap: if Self::INLINE || (Self::LAZY && !on) {
                 Box::default()
             } else {
                 vec![0; Self::WORD_COUNT].into_boxed_slice()
@@ -82,9 +110,17 @@ impl<const LOG2: u32> Mask<LOG2> {
     pub fn words(&self) -> &[u64] {
         if Self::INLINE {
             &self.inline[..Self::WORD_COUNT]
+        } else if self.unallocated() {
+            &ZEROS[..Self::WORD_COUNT]
         } else {
             &self.heap
         }
+    }
+
+    /// Allocates the words of a lazily allocated mask.
+    #[cold]
+    fn allocate(&mut self) {
+        self.heap = vec![0; Self::WORD_COUNT].into_boxed_slice();
     }
 
     #[inline(always)]
@@ -92,6 +128,9 @@ impl<const LOG2: u32> Mask<LOG2> {
         if Self::INLINE {
             &mut self.inline[..Self::WORD_COUNT]
         } else {
+            if self.unallocated() {
+                self.allocate();
+            }
             &mut self.heap
         }
     }
@@ -100,6 +139,8 @@ impl<const LOG2: u32> Mask<LOG2> {
     fn word(&self, w: usize) -> u64 {
         if Self::INLINE {
             self.inline[w & 7]
+        } else if self.unallocated() {
+            0
         } else {
             self.heap[w]
         }
@@ -110,7 +151,29 @@ impl<const LOG2: u32> Mask<LOG2> {
         if Self::INLINE {
             &mut self.inline[w & 7]
         } else {
+            if self.unallocated() {
+                self.allocate();
+            }
             &mut self.heap[w]
+        }
+    }
+
+    /// Gives a heap mask's words back when every bit is off (the state it starts
+    /// in); nothing changes for masks of 512 bits or fewer.
+    ///
+    /// ```
+    /// use sparsevdb_tree::Mask;
+    /// let mut m = Mask::<4>::new(false);
+    /// assert_eq!(m.heap_bytes(), 0, "nothing allocated while all bits are off");
+    /// m.set_on(7);
+    /// assert_eq!(m.heap_bytes(), 512);
+    /// m.set_off(7);
+    /// m.shrink();
+    /// assert_eq!(m.heap_bytes(), 0);
+    /// ```
+    pub fn shrink(&mut self) {
+        if Self::LAZY && !self.heap.is_empty() && self.is_all_off() {
+            self.heap = Box::default();
         }
     }
 
@@ -122,7 +185,9 @@ impl<const LOG2: u32> Mask<LOG2> {
             return None;
         }
         let mut m = Self::new(false);
-        m.words_mut().copy_from_slice(words);
+        if words.iter().any(|&w| w != 0) {
+            m.words_mut().copy_from_slice(words);
+        }
         Some(m)
     }
 
@@ -147,6 +212,9 @@ impl<const LOG2: u32> Mask<LOG2> {
     /// Turns bit `n` off.
     #[inline]
     pub fn set_off(&mut self, n: usize) {
+        if self.unallocated() {
+            return;
+        }
         *self.word_mut(n >> 6) &= !(1u64 << (n & 63));
     }
 
@@ -185,6 +253,9 @@ impl<const LOG2: u32> Mask<LOG2> {
 
     /// True when every bit is off.
     pub fn is_all_off(&self) -> bool {
+        if self.unallocated() {
+            return true;
+        }
         self.words().iter().all(|&w| w == 0)
     }
 
@@ -228,6 +299,9 @@ impl<const LOG2: u32> Mask<LOG2> {
 
     /// `self |= other`.
     pub fn union_with(&mut self, other: &Self) {
+        if other.unallocated() {
+            return;
+        }
         for (a, b) in self.words_mut().iter_mut().zip(other.words().iter()) {
             *a |= *b;
         }
@@ -235,6 +309,9 @@ impl<const LOG2: u32> Mask<LOG2> {
 
     /// `self &= other`.
     pub fn intersect_with(&mut self, other: &Self) {
+        if self.unallocated() {
+            return;
+        }
         for (a, b) in self.words_mut().iter_mut().zip(other.words().iter()) {
             *a &= *b;
         }
@@ -242,6 +319,9 @@ impl<const LOG2: u32> Mask<LOG2> {
 
     /// `self &= !other`.
     pub fn subtract(&mut self, other: &Self) {
+        if self.unallocated() {
+            return;
+        }
         for (a, b) in self.words_mut().iter_mut().zip(other.words().iter()) {
             *a &= !*b;
         }
@@ -347,6 +427,27 @@ mod tests {
         assert_eq!(m.first_on(), Some(0));
         assert_eq!(m.first_off(), Some(2));
         assert!(m.heap_bytes() > 0);
+    }
+
+    #[test]
+    fn heap_masks_allocate_on_the_first_on_bit() {
+        let mut m = Mask::<4>::new(false);
+        assert_eq!(m.heap_bytes(), 0);
+        m.set_off(9);
+        m.subtract(&Mask::new(true));
+        m.intersect_with(&Mask::new(true));
+        m.union_with(&Mask::new(false));
+        assert_eq!(m.heap_bytes(), 0, "off-bit writes allocate nothing");
+        assert_eq!(
+            m,
+            Mask::from_words(&[0; 64]).unwrap(),
+            "equal to an allocated empty mask"
+        );
+        assert_eq!(m.words().len(), 64);
+        assert!(m.is_all_off() && m.first_on().is_none() && m.iter_off().count() == 4096);
+        m.set(4095, true);
+        assert_eq!((m.heap_bytes(), m.first_on()), (512, Some(4095)));
+        assert_eq!(Mask::<4>::new(true).count_on(), 4096);
     }
 
     #[test]

@@ -46,9 +46,8 @@ enum Slots {
 pub(crate) struct TinyLeaves<T> {
     /// The slots that hold a tiny leaf.
     slots: Slots,
-    /// `starts[i]..starts[i + 1]`: the entries of the `i`-th tiny leaf (in slot
-    /// order); one more than the number of leaves, or empty when there is none.
-    starts: Vec<u32>,
+    /// Where the entries of each tiny leaf (in slot order) start.
+    starts: Starts,
     /// Voxel offsets of the entries, ascending within each leaf.
     offsets: Vec<u16>,
     /// Values of the entries (every listed voxel is active).
@@ -68,7 +67,7 @@ impl<T: Value> TinyLeaves<T> {
     pub(crate) fn new() -> Self {
         TinyLeaves {
             slots: Slots::List(Vec::new()),
-            starts: Vec::new(),
+            starts: Starts::default(),
             offsets: Vec::new(),
             values: Vec::new(),
             inactive: T::zeroed(),
@@ -78,13 +77,13 @@ impl<T: Value> TinyLeaves<T> {
     /// Number of tiny leaves.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.starts.len().saturating_sub(1)
+        self.starts.len()
     }
 
     /// True when there is no tiny leaf.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.starts.is_empty()
+        self.starts.len() == 0
     }
 
     /// Active voxels over all tiny leaves.
@@ -163,7 +162,7 @@ impl<T: Value> TinyLeaves<T> {
     /// Entry range of the tiny leaf with index `i`.
     #[inline(always)]
     fn range(&self, i: usize) -> core::ops::Range<usize> {
-        self.starts[i] as usize..self.starts[i + 1] as usize
+        self.starts.get(i)..self.end(i)
     }
 
     /// Offsets and values of the tiny leaf at slot `n` (which must hold one).
@@ -182,7 +181,7 @@ impl<T: Value> TinyLeaves<T> {
         match self.offsets[r].iter().position(|&x| x >= o) {
             Some(k) if self.offsets[base + k] == o => Ok(base + k),
             Some(k) => Err(base + k),
-            None => Err(self.starts[i + 1] as usize),
+            None => Err(self.end(i)),
         }
     }
 
@@ -195,13 +194,31 @@ impl<T: Value> TinyLeaves<T> {
         }
     }
 
+    /// One past the last entry of leaf `i`.
+    #[inline(always)]
+    fn end(&self, i: usize) -> usize {
+        if i + 1 < self.starts.len() {
+            self.starts.get(i + 1)
+        } else {
+            self.offsets.len()
+        }
+    }
+
     fn shift_starts(&mut self, after: usize, up: bool) {
-        for s in &mut self.starts[after + 1..] {
-            if up {
-                *s += 1;
-            } else {
-                *s -= 1;
-            }
+        self.starts.add_after(after, if up { 1 } else { -1 });
+    }
+
+    /// Room for `extra` more entries, growing by an eighth (not doubling: spare
+    /// capacity is memory every tiny value pays for).
+    fn reserve_entries(&mut self, extra: usize) {
+        let len = self.offsets.len();
+        if len + extra > self.offsets.capacity() {
+            let add = extra.max(4).max(len / 8);
+            self.offsets.reserve_exact(add);
+        }
+        if len + extra > self.values.capacity() {
+            let add = extra.max(4).max(len / 8);
+            self.values.reserve_exact(add);
         }
     }
 
@@ -218,6 +235,7 @@ impl<T: Value> TinyLeaves<T> {
                 if self.range(i).len() >= TINY_MAX {
                     return false;
                 }
+                self.reserve_entries(1);
                 self.offsets.insert(k, o as u16);
                 self.values.insert(k, v);
                 self.shift_starts(i, true);
@@ -262,19 +280,19 @@ impl<T: Value> TinyLeaves<T> {
         debug_assert!(!self.contains(n) && self.accepts(inactive));
         debug_assert_eq!(offsets.len(), values.len());
         if self.is_empty() {
-            self.starts = vec![0];
             self.inactive = inactive;
         }
         let i = self.rank(n);
-        let at = self.starts[i];
-        self.starts.insert(i, at);
-        let k = at as usize;
+        let k = if i < self.starts.len() {
+            self.starts.get(i)
+        } else {
+            self.offsets.len()
+        };
+        self.starts.insert(i, k);
+        self.reserve_entries(offsets.len());
         self.offsets.splice(k..k, offsets.iter().copied());
         self.values.splice(k..k, values.iter().copied());
-        let added = offsets.len() as u32;
-        for s in &mut self.starts[i + 1..] {
-            *s += added;
-        }
+        self.starts.add_after(i, offsets.len() as isize);
         match &mut self.slots {
             Slots::Mask { mask, prefix } => {
                 mask[n >> 6] |= 1u64 << (n & 63);
@@ -283,6 +301,9 @@ impl<T: Value> TinyLeaves<T> {
                 }
             }
             Slots::List(list) => {
+                if list.len() == list.capacity() {
+                    list.reserve_exact(4.max(list.len() / 8));
+                }
                 list.insert(i, n as u32);
                 if list.len() > LIST_MAX {
                     let mut mask = vec![0u64; words].into_boxed_slice();
@@ -305,13 +326,11 @@ impl<T: Value> TinyLeaves<T> {
     pub(crate) fn take(&mut self, n: usize) -> (Vec<u16>, Vec<T>) {
         let i = self.rank(n);
         let r = self.range(i);
-        let removed = r.len() as u32;
+        let removed = r.len() as isize;
         let offsets: Vec<u16> = self.offsets.drain(r.clone()).collect();
         let values: Vec<T> = self.values.drain(r).collect();
+        self.starts.add_after(i, -removed);
         self.starts.remove(i);
-        for s in &mut self.starts[i..] {
-            *s -= removed;
-        }
         match &mut self.slots {
             Slots::Mask { mask, prefix } => {
                 mask[n >> 6] &= !(1u64 << (n & 63));
@@ -323,7 +342,7 @@ impl<T: Value> TinyLeaves<T> {
                 list.remove(i);
             }
         }
-        if self.starts.len() == 1 {
+        if self.starts.len() == 0 {
             // The last one went: give the memory back.
             *self = Self::new();
         }
@@ -363,7 +382,7 @@ impl<T: Value> TinyLeaves<T> {
             Slots::Mask { mask, prefix } => mask.len() * 8 + prefix.len() * 4,
         };
         slots
-            + self.starts.capacity() * 4
+            + self.starts.heap_bytes()
             + self.offsets.capacity() * 2
             + self.values.capacity() * core::mem::size_of::<T>()
     }
@@ -415,14 +434,12 @@ impl<T: Value> TinyLeaves<T> {
         if count != self.len() || self.is_empty() {
             return Err("tiny leaf count disagrees with the slots".into());
         }
-        if self.offsets.len() != self.values.len()
-            || self.starts[0] != 0
-            || *self.starts.last().unwrap_or(&0) as usize != self.offsets.len()
-        {
+        if self.offsets.len() != self.values.len() || self.starts.get(0) != 0 {
             return Err("tiny entry arrays disagree".into());
         }
+        self.starts.check()?;
         for i in 0..self.len() {
-            if self.starts[i] > self.starts[i + 1] {
+            if self.starts.get(i) > self.end(i) {
                 return Err("tiny starts not ascending".into());
             }
             let r = self.range(i);
@@ -433,6 +450,89 @@ impl<T: Value> TinyLeaves<T> {
             if o.windows(2).any(|p| p[0] >= p[1]) || o.iter().any(|&x| x as usize >= voxels) {
                 return Err("tiny leaf offsets not ascending or out of range".into());
             }
+        }
+        Ok(())
+    }
+}
+
+/// The start index of each tiny leaf's entries, in 2 bytes per leaf: a `u32` base
+/// per group of 64 leaves (the start of the group's first leaf) and a `u16` offset
+/// from it per leaf (a group holds at most `64 · TINY_MAX` entries).
+#[derive(Clone, Debug, Default)]
+struct Starts {
+    base: Vec<u32>,
+    rel: Vec<u16>,
+}
+
+impl Starts {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.rel.len()
+    }
+
+    #[inline(always)]
+    fn get(&self, i: usize) -> usize {
+        self.base[i >> 6] as usize + self.rel[i] as usize
+    }
+
+    /// Adds `delta` to the starts of the leaves after `i`.
+    fn add_after(&mut self, i: usize, delta: isize) {
+        let group_end = ((i >> 6) + 1) << 6;
+        for r in self.rel.iter_mut().take(group_end).skip(i + 1) {
+            *r = (*r as isize + delta) as u16;
+        }
+        for b in self.base.iter_mut().skip((i >> 6) + 1) {
+            *b = (*b as isize + delta) as u32;
+        }
+    }
+
+    /// Rewrites the starts from index `from` on with `starts`.
+    fn set_from(&mut self, from: usize, starts: &[usize]) {
+        self.rel.truncate(from);
+        self.base.truncate(from.div_ceil(64));
+        for (k, &s) in starts.iter().enumerate() {
+            let j = from + k;
+            if j.is_multiple_of(64) {
+                if self.base.len() == self.base.capacity() {
+                    self.base.reserve_exact(4.max(self.base.len() / 8));
+                }
+                self.base.push(s as u32);
+            }
+            if self.rel.len() == self.rel.capacity() {
+                self.rel.reserve_exact(4.max(self.rel.len() / 8));
+            }
+            self.rel.push((s - self.base[j >> 6] as usize) as u16);
+        }
+    }
+
+    /// Inserts a leaf starting at `s` before leaf `i`.
+    fn insert(&mut self, i: usize, s: usize) {
+        let tail: Vec<usize> = core::iter::once(s)
+            .chain((i..self.len()).map(|j| self.get(j)))
+            .collect();
+        self.set_from(i, &tail);
+    }
+
+    /// Removes leaf `i`'s start.
+    fn remove(&mut self, i: usize) {
+        let tail: Vec<usize> = (i + 1..self.len()).map(|j| self.get(j)).collect();
+        self.set_from(i, &tail);
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.base.capacity() * 4 + self.rel.capacity() * 2
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.base.shrink_to_fit();
+        self.rel.shrink_to_fit();
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.base.len() != self.rel.len().div_ceil(64)
+            || self.rel.iter().step_by(64).any(|&r| r != 0)
+        {
+            return Err("tiny start groups malformed".into());
         }
         Ok(())
     }
