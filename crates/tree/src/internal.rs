@@ -273,10 +273,13 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     }
 
     /// Turns the inactive tile in slot `n` into an empty tiny leaf if the tiny store
-    /// accepts its value; returns whether it did.
+    /// accepts its value; returns whether it did. A node whose leaves are mostly leaf
+    /// objects (more of them than tiny leaves: a node of a dense region, whose new
+    /// leaves will grow past the tiny limit too) starts new leaves as objects, which
+    /// saves the build a promotion per leaf; `compact` still packs the small ones.
     #[inline]
     fn make_tiny(&mut self, n: usize) -> bool {
-        if !C::TINY || self.value_mask.is_on(n) {
+        if !C::TINY || self.value_mask.is_on(n) || self.children.len() > self.tiny.len() {
             return false;
         }
         let v = self.tiles.get(n);
