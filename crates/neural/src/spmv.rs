@@ -172,6 +172,13 @@ fn tiled_product<const LC: u32, const TRANSPOSE: bool>(
                     rows_mv::<LC>(leaf.value_mask().words(), |n| vals[n], xs, ys);
                 }
             }
+            LeafStorage::Packed { active, .. } if leaf.is_tiny() => {
+                // A tiny leaf lists its offsets: no mask to decode.
+                let tiny = leaf.tiny_offsets().unwrap_or(&[]);
+                for (&n, &w) in tiny.iter().zip(active) {
+                    add(usize::from(n) & 511, w);
+                }
+            }
             LeafStorage::Packed { active, .. } if active.len() <= SPARSE_LEAF => {
                 let count = sparse_offsets(leaf.value_mask().words(), &mut offsets);
                 for (&n, &w) in offsets[..count].iter().zip(active) {
@@ -286,13 +293,20 @@ fn rows_mv<const LC: u32>(
 /// Calls `f(offset, value)` for every active voxel of `leaf` in offset order
 /// (`offset < 512`): a dense leaf indexed through its mask, a packed one by
 /// zipping the mask's on bits (a `trailing_zeros` loop over each mask word)
-/// with its active values (no dense copy, no per-voxel rank lookup).
+/// with its active values (no dense copy, no per-voxel rank lookup), a tiny
+/// leaf by zipping its offsets with its values.
 #[inline(always)]
 pub(crate) fn for_each_on(
     leaf: &LeafRef<'_, f32>,
     storage: LeafStorage<'_, f32>,
     mut f: impl FnMut(usize, f32),
 ) {
+    if let (Some(offsets), LeafStorage::Packed { active, .. }) = (leaf.tiny_offsets(), storage) {
+        for (&o, &w) in offsets.iter().zip(active) {
+            f(usize::from(o) & 511, w);
+        }
+        return;
+    }
     let words = leaf.value_mask().words();
     match storage {
         LeafStorage::Dense(vals) => {

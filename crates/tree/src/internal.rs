@@ -48,6 +48,11 @@ pub struct InternalNode<C: Node, const LOG2: u32> {
     pub(crate) tiles: TileTable<C::Value, LOG2>,
     pub(crate) children: ChildTable<C, LOG2>,
     pub(crate) tiny: TinyLeaves<C::Value>,
+    /// Tiny leaves this node created for writes, and how many of them writes then
+    /// promoted (saturating): a node whose new leaves mostly outgrow the tiny form
+    /// starts new leaves as objects.
+    tiny_created: u32,
+    tiny_promoted: u32,
 }
 
 impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
@@ -241,6 +246,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
 
     /// Turns the tiny leaf in slot `n` into a child node and returns it.
     pub(crate) fn promote_tiny(&mut self, n: usize) -> &mut C {
+        self.tiny_promoted = self.tiny_promoted.saturating_add(1);
         let inactive = self.tiny.inactive();
         let (offsets, values) = self.tiny.take(n);
         let child = C::from_tiny(self.offset_to_global(n), &offsets, &values, inactive);
@@ -267,19 +273,27 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
             return;
         }
         let slots: Vec<usize> = self.tiny.slots().collect();
+        let promoted = self.tiny_promoted;
         for n in slots {
             self.promote_tiny(n);
         }
+        // Not a sign that leaves outgrow the tiny form here.
+        self.tiny_promoted = promoted;
     }
 
     /// Turns the inactive tile in slot `n` into an empty tiny leaf if the tiny store
-    /// accepts its value; returns whether it did. A node whose leaves are mostly leaf
-    /// objects (more of them than tiny leaves: a node of a dense region, whose new
-    /// leaves will grow past the tiny limit too) starts new leaves as objects, which
-    /// saves the build a promotion per leaf; `compact` still packs the small ones.
+    /// accepts its value; returns whether it did. A node where writes promoted most
+    /// of the tiny leaves they created (a dense region, whose new leaves will outgrow
+    /// the tiny form too: at least 16 promotions, more than half of the creations)
+    /// starts new leaves as objects, which saves the build a promotion per leaf;
+    /// `compact` and bulk operations still pack the small ones.
     #[inline]
     fn make_tiny(&mut self, n: usize) -> bool {
-        if !C::TINY || self.value_mask.is_on(n) || self.children.len() > self.tiny.len() {
+        if !C::TINY
+            || self.value_mask.is_on(n)
+            || (self.tiny_promoted >= 16
+                && u64::from(self.tiny_promoted) * 2 > u64::from(self.tiny_created))
+        {
             return false;
         }
         let v = self.tiles.get(n);
@@ -289,10 +303,11 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         self.tiny
             .insert_leaf(Mask::<LOG2>::WORD_COUNT, n, v, &[], &[]);
         self.tiles.forget(n);
+        self.tiny_created = self.tiny_created.saturating_add(1);
         true
     }
 
-    /// Leaf objects that can be tiny leaves (at most 8 active voxels, every other
+    /// Leaf objects that can be tiny leaves (at most 16 active voxels, every other
     /// voxel inactive with the value the node's tiny leaves share) become tiny leaves
     /// — what bulk operations do at their end. Values and states are unchanged.
     ///
@@ -498,6 +513,8 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
             tiles: TileTable::new(value),
             children: ChildTable::new(),
             tiny: TinyLeaves::new(),
+            tiny_created: 0,
+            tiny_promoted: 0,
         }
     }
 

@@ -9,11 +9,17 @@ use crate::mask::Mask;
 use crate::node::Node;
 use crate::{Coord, CoordBBox, Value};
 
-/// The mask of a viewed leaf: the leaf object's own, or one built for a tiny leaf.
+use std::sync::OnceLock;
+
+/// What a view shows: a leaf object, or a tiny leaf's offsets (and the mask built
+/// from them the first time it is asked for).
 #[derive(Clone, Debug)]
-enum MaskRef<'a, const LOG2: u32> {
-    Borrowed(&'a Mask<LOG2>),
-    Owned(Mask<LOG2>),
+enum Kind<'a, T, const LOG2: u32, const D: bool> {
+    Node(&'a LeafNode<T, LOG2, D>),
+    Tiny {
+        offsets: &'a [u16],
+        mask: OnceLock<Mask<LOG2>>,
+    },
 }
 
 /// A read-only view of a leaf: its origin, active mask and values (see
@@ -35,9 +41,8 @@ enum MaskRef<'a, const LOG2: u32> {
 #[derive(Clone, Debug)]
 pub struct LeafRef<'a, T, const LOG2: u32 = 3, const D: bool = false> {
     origin: Coord,
-    mask: MaskRef<'a, LOG2>,
     storage: LeafStorage<'a, T>,
-    node: Option<&'a LeafNode<T, LOG2, D>>,
+    kind: Kind<'a, T, LOG2, D>,
 }
 
 impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
@@ -45,26 +50,28 @@ impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
     pub fn from_node(leaf: &'a LeafNode<T, LOG2, D>) -> Self {
         LeafRef {
             origin: leaf.origin(),
-            mask: MaskRef::Borrowed(leaf.value_mask()),
             storage: leaf.storage(),
-            node: Some(leaf),
+            kind: Kind::Node(leaf),
         }
     }
 
     /// The view of a tiny leaf: active voxels at `offsets` (ascending) with `values`.
-    pub(crate) fn from_tiny(origin: Coord, offsets: &[u16], values: &'a [T], inactive: T) -> Self {
-        let mut mask = Mask::new(false);
-        for &o in offsets {
-            mask.set_on(o as usize);
-        }
+    pub(crate) fn from_tiny(
+        origin: Coord,
+        offsets: &'a [u16],
+        values: &'a [T],
+        inactive: T,
+    ) -> Self {
         LeafRef {
             origin,
-            mask: MaskRef::Owned(mask),
             storage: LeafStorage::Packed {
                 active: values,
                 inactive,
             },
-            node: None,
+            kind: Kind::Tiny {
+                offsets,
+                mask: OnceLock::new(),
+            },
         }
     }
 
@@ -82,9 +89,34 @@ impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
     /// The active mask, bit `n` for voxel offset `n`.
     #[inline]
     pub fn value_mask(&self) -> &Mask<LOG2> {
-        match &self.mask {
-            MaskRef::Borrowed(m) => m,
-            MaskRef::Owned(m) => m,
+        match &self.kind {
+            Kind::Node(n) => n.value_mask(),
+            Kind::Tiny { offsets, mask } => mask.get_or_init(|| {
+                let mut m = Mask::new(false);
+                for &o in *offsets {
+                    m.set_on(o as usize);
+                }
+                m
+            }),
+        }
+    }
+
+    /// A tiny leaf's active voxel offsets (ascending; the values are
+    /// [`storage`](Self::storage)'s active values in the same order), or `None` for a
+    /// leaf object.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, Tree};
+    /// let mut t: Tree<f32> = Tree::new(0.0);
+    /// t.set_value(Coord::new(0, 0, 5), 1.0);
+    /// t.set_value(Coord::new(0, 1, 0), 2.0);
+    /// assert_eq!(t.leaves().next().unwrap().tiny_offsets(), Some(&[5u16, 8][..]));
+    /// ```
+    #[inline]
+    pub fn tiny_offsets(&self) -> Option<&'a [u16]> {
+        match &self.kind {
+            Kind::Node(_) => None,
+            Kind::Tiny { offsets, .. } => Some(offsets),
         }
     }
 
@@ -104,24 +136,26 @@ impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
     /// True for a tiny leaf (no leaf object: [`as_node`](Self::as_node) is `None`).
     #[inline]
     pub fn is_tiny(&self) -> bool {
-        self.node.is_none()
+        matches!(self.kind, Kind::Tiny { .. })
     }
 
     /// The leaf object, unless the leaf is tiny.
     #[inline]
     pub fn as_node(&self) -> Option<&'a LeafNode<T, LOG2, D>> {
-        self.node
+        match self.kind {
+            Kind::Node(n) => Some(n),
+            Kind::Tiny { .. } => None,
+        }
     }
 
     /// A leaf object equal to this leaf (a copy).
     pub fn to_node(&self) -> LeafNode<T, LOG2, D> {
-        match (self.node, self.storage) {
-            (Some(n), _) => n.clone(),
-            (None, LeafStorage::Packed { active, inactive }) => {
-                let offsets: Vec<u16> = self.value_mask().iter_on().map(|n| n as u16).collect();
-                LeafNode::from_tiny(self.origin, &offsets, active, inactive)
+        match (&self.kind, self.storage) {
+            (Kind::Node(n), _) => (*n).clone(),
+            (Kind::Tiny { offsets, .. }, LeafStorage::Packed { active, inactive }) => {
+                LeafNode::from_tiny(self.origin, offsets, active, inactive)
             }
-            (None, LeafStorage::Dense(_)) => unreachable!("tiny leaves are packed"),
+            (Kind::Tiny { .. }, LeafStorage::Dense(_)) => unreachable!("tiny leaves are packed"),
         }
     }
 
@@ -129,9 +163,9 @@ impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
     /// tiny leaf its share of the lower node's tiny-leaf store — its offsets and
     /// values plus 8 bytes of index (start and slot).
     pub fn mem_usage(&self) -> usize {
-        match self.node {
-            Some(n) => n.mem_usage(),
-            None => self.active_count() * (2 + core::mem::size_of::<T>()) + 8,
+        match self.kind {
+            Kind::Node(n) => n.mem_usage(),
+            Kind::Tiny { .. } => self.active_count() * (2 + core::mem::size_of::<T>()) + 8,
         }
     }
 
@@ -147,11 +181,22 @@ impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
     /// True when voxel offset `n` is active.
     #[inline]
     pub fn is_on_at(&self, n: usize) -> bool {
-        self.value_mask().is_on(n)
+        match &self.kind {
+            Kind::Tiny { offsets, .. } => offsets.contains(&(n as u16)),
+            Kind::Node(l) => l.value_mask().is_on(n),
+        }
     }
 
     /// Value and state of voxel offset `n`.
     pub fn probe_at(&self, n: usize) -> (T, bool) {
+        if let (Kind::Tiny { offsets, .. }, LeafStorage::Packed { active, inactive }) =
+            (&self.kind, self.storage)
+        {
+            return match offsets.iter().position(|&o| o as usize == n) {
+                Some(k) => (active[k], true),
+                None => (inactive, false),
+            };
+        }
         let on = self.value_mask().is_on(n);
         match self.storage {
             LeafStorage::Dense(all) => (all[n], on),

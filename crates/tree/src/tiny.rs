@@ -14,17 +14,19 @@
 //! packed leaf, is a leaf for `value_level`); the node turns it into a real
 //! [`LeafNode`](crate::LeafNode) ("promotes" it) when a write needs more than
 //! [`TINY_MAX`] active voxels or an inactive voxel with another value, and turns small
-//! packed leaves back into tiny ones only on bulk operations and `compact`
-//! ([`TINY_DEMOTE`]; the gap is the hysteresis).
+//! leaves of at most [`TINY_DEMOTE`] active voxels back into tiny ones only on bulk
+//! operations and `compact` — never on a single write, which is the hysteresis.
 
 use crate::Value;
 
 /// A tiny leaf holds at most this many active voxels; a write that needs one more
 /// promotes it to a leaf object.
 pub(crate) const TINY_MAX: usize = 16;
-/// Bulk operations and `compact` turn packed leaves with at most this many active
-/// voxels (and the store's inactive value) into tiny ones.
-pub(crate) const TINY_DEMOTE: usize = 8;
+/// Bulk operations and `compact` turn leaves with at most this many active voxels
+/// (and the store's inactive value) into tiny ones: the tiny limit itself, so that a
+/// leaf tiny before a bulk operation that leaves it as small is tiny after it.
+/// (Single writes never turn a leaf tiny, so alternating writes cannot thrash.)
+pub(crate) const TINY_DEMOTE: usize = TINY_MAX;
 /// Up to this many tiny leaves their slots are a sorted list (4 bytes per leaf); past
 /// it a mask and prefix counts (12 bytes per 64 slots: 768 bytes in a 16³ node).
 pub(crate) const LIST_MAX: usize = 128;
