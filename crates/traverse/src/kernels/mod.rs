@@ -183,8 +183,9 @@ fn active_first() -> Isa {
 /// Asks the CPU to start loading `data` into the cache (one `prefetcht0` per 64-byte
 /// line); a no-op off x86-64 and under Miri. The tree's leaves are separate
 /// allocations, so the hardware prefetcher cannot guess the next one: the
-/// reductions prefetch a leaf two leaves ahead of the one they sum, which turns a
-/// latency-bound walk into a bandwidth-bound one (see `docs/performance.md`).
+/// reductions prefetch a leaf's header 16 leaves and its values 8 leaves ahead of the
+/// one they sum, which turns a latency-bound walk into a bandwidth-bound one (see
+/// `docs/performance.md`).
 ///
 /// ```
 /// let v = vec![1.0f32; 512];

@@ -243,7 +243,7 @@ pub(super) unsafe fn masked_reduce_avx2<const OP: u8>(values: &[f32], mask: &[u6
 
 /// The canonical contiguous reduction with AVX2: four 4-lane `f64` accumulators
 /// (lanes `0..4`, `4..8`, `8..12`, `12..16`), the last partial block read from a
-/// zero-padded copy (see `reduce_avx512`).
+/// zero-padded copy (zeros equal skipping, as in `reduce_avx512`).
 ///
 /// # Safety
 /// The CPU must support `avx2`.
