@@ -302,6 +302,28 @@ impl<T: Value, const L0: u32, const D: bool, const L1: u32> InternalNode<LeafNod
         None
     }
 
+    /// The tiny leaves of this node alone, in slot order, as `(slot, offsets, values)`
+    /// slices of the node's tiny-leaf store (no view to build: the cheapest way to
+    /// stream them). Every other voxel of a tiny leaf is inactive with
+    /// [`tiny_inactive_value`](Self::tiny_inactive_value).
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// n.set_value_on(Coord::new(9, 0, 1), 2.0);
+    /// let (slot, offsets, values) = n.tiny_leaves().next().unwrap();
+    /// assert_eq!((slot, offsets, values), (Lower::coord_to_offset(Coord::new(9, 0, 1)), &[65u16][..], &[2.0f32][..]));
+    /// ```
+    pub fn tiny_leaves(&self) -> impl Iterator<Item = (usize, &[u16], &[T])> + '_ {
+        self.tiny.iter()
+    }
+
+    /// The value every inactive voxel of this node's tiny leaves holds.
+    pub fn tiny_inactive_value(&self) -> T {
+        self.tiny.inactive()
+    }
+
     /// Every leaf of this node — leaf objects and tiny leaves — in slot order.
     ///
     /// ```
