@@ -1,5 +1,5 @@
 //! `Tree::mem_usage()` against a counting global allocator: for trees whose leaves
-//! are packed, dense, pinned dense, or mixed with tiles, the bytes the tree reports
+//! are tiny, packed, dense, pinned dense, or mixed with tiles, the bytes the tree reports
 //! must be the bytes it holds on the heap (plus its own inline size).
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -161,4 +161,64 @@ fn internal_forms() -> Tree<f32, 5, 4, 3, false> {
 #[test]
 fn internal_table_forms() {
     check("internal forms", internal_forms);
+}
+
+/// Tiny leaves (decision 0011) in both slot forms — a sorted list (a few leaves in a
+/// lower node) and a mask (past 128) — next to leaf objects, after promotions, after
+/// bulk operations that pack small leaves back, and with internal masks that were
+/// never allocated or were given back.
+fn tiny_forms() -> Tree<f32, 5, 4, 3, false> {
+    let mut t = Tree::with_background(0.0);
+    // A lower node with 20 tiny leaves (slot list) and one with 600 (slot mask).
+    for i in 0..20 {
+        t.set_value(Coord::new(1000 + 8 * i, 0, 0), i as f32);
+    }
+    for i in 0..600 {
+        let (x, y, z) = (i % 16, (i / 16) % 16, i / 256);
+        t.set_value(Coord::new(x * 8, y * 8, z * 8 + 1), i as f32);
+    }
+    // Leaves that outgrow the tiny form (promoted) next to them.
+    for i in 0..40 {
+        t.set_value(Coord::new(8 + i % 8, (i / 8) % 8, 0), 1.0);
+    }
+    t
+}
+
+#[test]
+fn tiny_leaf_forms() {
+    let count_tiny = |t: &Tree<f32>| t.leaves().filter(|l| l.is_tiny()).count();
+    check("tiny leaves", || {
+        let t = tiny_forms();
+        assert!(count_tiny(&t) >= 619 && t.leaves().any(|l| !l.is_tiny()));
+        t
+    });
+    check("tiny leaves promoted by leaves_mut", || {
+        let mut t = tiny_forms();
+        t.leaves_mut().for_each(|_| {});
+        assert_eq!(count_tiny(&t), 0);
+        t
+    });
+    check("promoted, then compacted", || {
+        let mut t = tiny_forms();
+        t.leaves_mut().for_each(|_| {});
+        t.compact();
+        assert!(count_tiny(&t) >= 619);
+        t
+    });
+    check("pruned after clearing", || {
+        let mut t = tiny_forms();
+        for i in 0..300 {
+            let (x, y, z) = (i % 16, (i / 16) % 16, i / 256);
+            t.set_value_off(Coord::new(x * 8, y * 8, z * 8 + 1), 0.0);
+        }
+        t.prune(0.0);
+        assert!(count_tiny(&t) > 0);
+        t
+    });
+    check("combined", || {
+        let mut t = tiny_forms();
+        t.comp_sum(&sparse::<false>());
+        assert!(count_tiny(&t) > 0);
+        t
+    });
 }
