@@ -115,6 +115,12 @@ pub enum Op {
     SetBackground(f32),
     /// `clear()`.
     Clear,
+    /// `compact()`: small leaves become tiny leaves (decision 0011); no value or
+    /// state changes.
+    Compact,
+    /// `leaves_mut()` run through: every tiny leaf becomes a leaf object; no value or
+    /// state changes.
+    PromoteTiny,
     /// `fill(block, v, false)` of the whole aligned block of level 1 (a lower node's
     /// region) or 2 (an upper node's) holding the coordinate: an internal or root
     /// tile, kept by the model as one region.
@@ -394,7 +400,11 @@ impl<'a, 'b> Decoder<'a, 'b> {
             10 => Op::Voxelize,
             11 => Op::Clip(self.clip_box()),
             12 => Op::SetBackground(self.value()),
-            13 => Op::Clear,
+            13 => match self.byte() % 3 {
+                0 => Op::Clear,
+                1 => Op::Compact,
+                _ => Op::PromoteTiny,
+            },
             15 => {
                 let level = 1 + (self.byte() & 1);
                 Op::BlockFill(level, self.coord(), self.value())
@@ -583,7 +593,18 @@ impl Encoder {
                 self.byte(12);
                 self.value(*v);
             }
-            Op::Clear => self.byte(13),
+            Op::Clear => {
+                self.byte(13);
+                self.byte(0);
+            }
+            Op::Compact => {
+                self.byte(13);
+                self.byte(1);
+            }
+            Op::PromoteTiny => {
+                self.byte(13);
+                self.byte(2);
+            }
             Op::BlockFill(level, c, v) => {
                 assert!(*level == 1 || *level == 2);
                 self.byte(15);
@@ -810,6 +831,8 @@ pub fn apply<const L2: u32, const L1: u32, const L0: u32, const D: bool>(
             t.clear();
             m.clear();
         }
+        Op::Compact => t.compact(),
+        Op::PromoteTiny => t.leaves_mut().for_each(|_| {}),
         Op::BlockFill(level, c, v) => {
             let log2 = m.log2[*level as usize];
             let b = model::block_box(model::block_origin(*c, log2), log2);

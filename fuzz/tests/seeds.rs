@@ -57,7 +57,9 @@ fn ops_seeds() -> Vec<(&'static str, Script)> {
         }));
         points.push(Point(Set(p, 100.0)));
     }
+    points.push(PromoteTiny);
     points.push(Prune(0.0));
+    points.push(Compact);
     points.push(Voxelize);
     vec![
         (
