@@ -2,11 +2,16 @@
 //! `y = Wᵀ·x` for any stored tensor, leaf by leaf, without a dense copy.
 //!
 //! For a tiled tensor each leaf holds one 2-D tile, so a leaf contributes to
-//! `tile rows` entries of `y` from `tile cols` entries of `x`. The tiles are
-//! visited in row-major tile order and their leaves found by a
-//! `BlockWalker` that keeps the current lower internal node (a packed
-//! tensor's tiles fill lower nodes slot after slot), so a leaf costs one
-//! child lookup, not a root → upper → lower walk. The kernels are
+//! `tile rows` entries of `y` from `tile cols` entries of `x`. A packed
+//! tensor (its tiles on consecutive slots of the tree's lower nodes) is
+//! streamed node by node: the node's tiny leaves (at most 16 active voxels,
+//! kept inside the node) are read in slot order straight from the node's
+//! arrays, each slot mapped to its tile arithmetically, and the node's leaf
+//! objects and active tiles in the tensor's slot range merged in at their
+//! slots. Other tensors' tiles are visited in row-major tile order and their
+//! leaves found by a `BlockWalker` that keeps the current lower internal
+//! node, so a leaf costs one child lookup, not a root → upper → lower walk.
+//! Either way the tiles are visited in row-major tile order. The kernels are
 //! specialised per tile width, so in-tile rows and columns are shifts and
 //! masks and a tile without padding needs no bounds checks per value:
 //!
@@ -24,12 +29,12 @@
 //! results differ from a row-major dense product by rounding only (and every
 //! kernel gives the same bits as adding the products to `y` one by one).
 
-use sparsevdb_tree::{LeafRef, LeafStorage, RootNode, UpperNode};
+use sparsevdb_tree::{Coord, LeafRef, LeafStorage, LowerNode, RootNode, UpperNode};
 
 use crate::dense::check_len;
 use crate::error::Result;
 use crate::grid::WeightGrid;
-use crate::tiles::{Block, BlockWalker, Tiles};
+use crate::tiles::{lower_at, Block, BlockWalker, Lower, Tile, Tiles};
 
 impl WeightGrid {
     /// `y = W·x` for tensor `name` (`x` has `cols` values, `y` `rows`).
@@ -90,116 +95,332 @@ fn by_tile_width<const TRANSPOSE: bool>(
 }
 
 /// `y += W·x` (or `Wᵀ·x`) over the tiles of a tiled or packed tensor whose
-/// tiles are `2^LC` columns wide, walking the leaves in tile order with a
-/// `BlockWalker` (one child lookup per tile while the tiles stay in one
-/// lower node). Inside a tile without padding, in-tile indices need no bounds
-/// checks: the `x` and `y` windows have exactly the tile's extent.
+/// tiles are `2^LC` columns wide. A packed tensor is streamed lower node by
+/// lower node ([`stream_product`]); otherwise the leaves are walked in tile
+/// order with a `BlockWalker` (one child lookup per tile while the tiles
+/// stay in one lower node).
 fn tiled_product<const LC: u32, const TRANSPOSE: bool>(
     root: &RootNode<UpperNode<f32>>,
     geom: &Tiles,
     x: &[f32],
     y: &mut [f32],
 ) {
-    let tc = 1usize << LC;
-    let tr = 512usize >> LC;
-    let tcm = tc - 1;
+    if stream_product::<LC, TRANSPOSE>(root, geom, x, y) {
+        return;
+    }
     let mut walker = BlockWalker::new(root);
     let mut offsets = [0u16; OFFSETS];
     geom.for_each_tile(|tile| {
-        let rows = tile.row0..tile.row0 + tile.rows_in;
-        let cols = tile.col0..tile.col0 + tile.cols_in;
-        let (xs, ys) = if TRANSPOSE {
-            (&x[rows], &mut y[cols])
-        } else {
-            (&x[cols], &mut y[rows])
-        };
-        let leaf = match walker.block(tile.leaf) {
-            None => return,
-            Some(Block::Tile(v)) => {
-                let s: f32 = xs.iter().sum();
-                ys.iter_mut().for_each(|yi| *yi += v * s);
-                return;
-            }
-            Some(Block::Leaf(leaf)) => leaf,
-        };
-        let storage = leaf.storage();
-        if !tile.full {
-            // An edge tile: skip padding voxels.
-            for_each_on(&leaf, storage, |n, w| {
-                let (i, j) = (n >> LC, n & tcm);
-                if i < tile.rows_in && j < tile.cols_in {
-                    if TRANSPOSE {
-                        ys[j] += w * xs[i];
-                    } else {
-                        ys[i] += w * xs[j];
-                    }
-                }
-            });
-            return;
-        }
-        let (xs, ys) = if TRANSPOSE {
-            (&xs[..tr], &mut ys[..tc])
-        } else {
-            (&xs[..tc], &mut ys[..tr])
-        };
-        // n < 512, so n >> LC < tr and n & tcm < tc: no bounds checks.
-        let mut add = |n: usize, w: f32| {
-            if TRANSPOSE {
-                ys[n & tcm] += w * xs[n >> LC];
-            } else {
-                ys[n >> LC] += w * xs[n & tcm];
-            }
-        };
-        match storage {
-            LeafStorage::Dense(vals) if leaf.value_mask().is_all_on() => {
-                if TRANSPOSE {
-                    for (&xi, row) in xs.iter().zip(vals.chunks_exact(tc)) {
-                        for (yj, w) in ys.iter_mut().zip(row) {
-                            *yj += w * xi;
-                        }
-                    }
-                } else {
-                    for (yi, row) in ys.iter_mut().zip(vals.chunks_exact(tc)) {
-                        *yi += dot(row, xs);
-                    }
-                }
-            }
-            LeafStorage::Dense(vals) => {
-                let vals = &vals[..512];
-                if TRANSPOSE {
-                    for_each_on(&leaf, storage, add);
-                } else {
-                    rows_mv::<LC>(leaf.value_mask().words(), |n| vals[n], xs, ys);
-                }
-            }
-            LeafStorage::Packed { active, .. } if leaf.is_tiny() => {
-                // A tiny leaf lists its offsets: no mask to decode.
-                let tiny = leaf.tiny_offsets().unwrap_or(&[]);
-                for (&n, &w) in tiny.iter().zip(active) {
-                    add(usize::from(n) & 511, w);
-                }
-            }
-            LeafStorage::Packed { active, .. } if active.len() <= SPARSE_LEAF => {
-                let count = sparse_offsets(leaf.value_mask().words(), &mut offsets);
-                for (&n, &w) in offsets[..count].iter().zip(active) {
-                    add(usize::from(n) & 511, w);
-                }
-            }
-            LeafStorage::Packed { active, .. } => {
-                if TRANSPOSE {
-                    for_each_on(&leaf, storage, add);
-                } else {
-                    let mut vals = active.iter();
-                    rows_mv::<LC>(
-                        leaf.value_mask().words(),
-                        |_| vals.next().copied().unwrap_or(0.0),
-                        xs,
-                        ys,
-                    );
-                }
-            }
+        if let Some(block) = walker.block(tile.leaf) {
+            block_product::<LC, TRANSPOSE>(&tile, block, x, y, &mut offsets);
         }
     });
+}
+
+/// The row-major tile index of a packed tensor's slots as they stream by:
+/// `(ti, tj)` moved forward incrementally (the next tile is usually one or a
+/// few slots on, so no division per leaf).
+struct TileCursor {
+    k: usize,
+    ti: usize,
+    tj: usize,
+    n_tj: usize,
+}
+
+impl TileCursor {
+    fn new(k: usize, n_tj: usize) -> Self {
+        Self {
+            k,
+            ti: k / n_tj,
+            tj: k % n_tj,
+            n_tj,
+        }
+    }
+
+    /// Moves to tile `k` (at or after the current one).
+    #[inline(always)]
+    fn seek(&mut self, k: usize) {
+        self.tj += k - self.k;
+        self.k = k;
+        if self.tj >= self.n_tj {
+            if self.tj < 2 * self.n_tj {
+                self.tj -= self.n_tj;
+                self.ti += 1;
+            } else {
+                self.ti += self.tj / self.n_tj;
+                self.tj %= self.n_tj;
+            }
+        }
+    }
+}
+
+/// The slots of a lower node in `lo..hi` holding a leaf object or an active
+/// tile, ascending (`usize::MAX` past the last one).
+struct OtherSlots<'a> {
+    children: &'a [u64],
+    tiles: &'a [u64],
+    word: usize,
+    bits: u64,
+    hi: usize,
+}
+
+impl<'a> OtherSlots<'a> {
+    fn new(lower: &'a LowerNode<f32>, lo: usize, hi: usize) -> Self {
+        let (children, tiles) = (lower.child_mask().words(), lower.value_mask().words());
+        let word = lo >> 6;
+        let bits = match (children.get(word), tiles.get(word)) {
+            (Some(c), Some(t)) => (c | t) & (u64::MAX << (lo & 63)),
+            _ => 0,
+        };
+        Self {
+            children,
+            tiles,
+            word,
+            bits,
+            hi,
+        }
+    }
+
+    #[inline]
+    fn next_slot(&mut self) -> usize {
+        while self.bits == 0 {
+            self.word += 1;
+            if self.word << 6 >= self.hi {
+                return usize::MAX;
+            }
+            match (self.children.get(self.word), self.tiles.get(self.word)) {
+                (Some(c), Some(t)) => self.bits = c | t,
+                _ => return usize::MAX,
+            }
+        }
+        let n = (self.word << 6) | self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        if n < self.hi {
+            n
+        } else {
+            usize::MAX
+        }
+    }
+}
+
+/// `y += W·x` (or `Wᵀ·x`) for a packed tensor, streamed: for every lower
+/// node its tiles touch, the node's tiny leaves are read in slot order
+/// straight from the node's arrays (no per-leaf view, no per-tile lookup),
+/// each slot mapped to its tile arithmetically (slot `s` of the node holds
+/// tile `k_lo + s - lo`); the few leaf objects and active tiles of the range
+/// are merged in at their slots, so the tiles are still visited in
+/// row-major tile order and the sums are the same as the walker's. Returns
+/// `false` (doing nothing) when the tensor is not packed on the tree's lower
+/// nodes.
+fn stream_product<const LC: u32, const TRANSPOSE: bool>(
+    root: &RootNode<UpperNode<f32>>,
+    geom: &Tiles,
+    x: &[f32],
+    y: &mut [f32],
+) -> bool {
+    let tr = 512usize >> LC;
+    let tc = 1usize << LC;
+    let tcm = tc - 1;
+    let n_tj = geom.tiles_per_row();
+    let (rows, cols) = (geom.rows, geom.cols);
+    let (full_ti, full_tj) = (rows / tr, cols / tc);
+    let mut offsets = [0u16; OFFSETS];
+    let tile_at = |ti: usize, tj: usize, leaf: Coord| {
+        let (row0, col0) = (ti * tr, tj * tc);
+        let (rows_in, cols_in) = (tr.min(rows - row0), tc.min(cols - col0));
+        Tile {
+            leaf,
+            row0,
+            col0,
+            rows_in,
+            cols_in,
+            full: rows_in == tr && cols_in == tc,
+        }
+    };
+    geom.for_each_packed_node(|c, lo, hi, k_lo| {
+        let lower = match lower_at(root, c) {
+            Lower::Empty => return,
+            Lower::Tile(v) => {
+                for k in k_lo..k_lo + (hi - lo) {
+                    let tile = tile_at(k / n_tj, k % n_tj, c);
+                    block_product::<LC, TRANSPOSE>(&tile, Block::Tile(v), x, y, &mut offsets);
+                }
+                return;
+            }
+            Lower::Node(lower) => lower,
+        };
+        let mut others = OtherSlots::new(lower, lo, hi);
+        let mut next_other = others.next_slot();
+        let other = |s: usize, y: &mut [f32], offsets: &mut [u16; OFFSETS]| {
+            let block = match lower.leaf(s) {
+                Some(l) => Block::Leaf(l),
+                None => match lower.tile(s) {
+                    Some((v, true)) => Block::Tile(v),
+                    _ => return,
+                },
+            };
+            let k = k_lo + (s - lo);
+            let tile = tile_at(k / n_tj, k % n_tj, lower.offset_to_global(s));
+            block_product::<LC, TRANSPOSE>(&tile, block, x, y, offsets);
+        };
+        let mut cur = TileCursor::new(k_lo, n_tj);
+        for (s, offs, vals) in lower.tiny_leaves() {
+            if s < lo {
+                continue;
+            }
+            if s >= hi {
+                break;
+            }
+            while next_other < s {
+                other(next_other, y, &mut offsets);
+                next_other = others.next_slot();
+            }
+            cur.seek(k_lo + (s - lo));
+            let (row0, col0) = (cur.ti * tr, cur.tj * tc);
+            if cur.ti < full_ti && cur.tj < full_tj {
+                // n < 512, so n >> LC < tr and n & tcm < tc: no bounds checks.
+                if TRANSPOSE {
+                    let (xs, ys) = (&x[row0..row0 + tr], &mut y[col0..col0 + tc]);
+                    for (&n, &w) in offs.iter().zip(vals) {
+                        let n = usize::from(n) & 511;
+                        ys[n & tcm] += w * xs[n >> LC];
+                    }
+                } else {
+                    let (xs, ys) = (&x[col0..col0 + tc], &mut y[row0..row0 + tr]);
+                    for (&n, &w) in offs.iter().zip(vals) {
+                        let n = usize::from(n) & 511;
+                        ys[n >> LC] += w * xs[n & tcm];
+                    }
+                }
+            } else {
+                // An edge tile: skip padding voxels.
+                let (rows_in, cols_in) = (tr.min(rows - row0), tc.min(cols - col0));
+                for (&n, &w) in offs.iter().zip(vals) {
+                    let n = usize::from(n) & 511;
+                    let (i, j) = (n >> LC, n & tcm);
+                    if i < rows_in && j < cols_in {
+                        if TRANSPOSE {
+                            y[col0 + j] += w * x[row0 + i];
+                        } else {
+                            y[row0 + i] += w * x[col0 + j];
+                        }
+                    }
+                }
+            }
+        }
+        while next_other < hi {
+            other(next_other, y, &mut offsets);
+            next_other = others.next_slot();
+        }
+    })
+}
+
+/// `y += W·x` (or `Wᵀ·x`) for one tile held by `block`. Inside a tile
+/// without padding, in-tile indices need no bounds checks: the `x` and `y`
+/// windows have exactly the tile's extent.
+#[inline(always)]
+fn block_product<const LC: u32, const TRANSPOSE: bool>(
+    tile: &Tile,
+    block: Block<'_>,
+    x: &[f32],
+    y: &mut [f32],
+    offsets: &mut [u16; OFFSETS],
+) {
+    let tc = 1usize << LC;
+    let tr = 512usize >> LC;
+    let tcm = tc - 1;
+    let rows = tile.row0..tile.row0 + tile.rows_in;
+    let cols = tile.col0..tile.col0 + tile.cols_in;
+    let (xs, ys) = if TRANSPOSE {
+        (&x[rows], &mut y[cols])
+    } else {
+        (&x[cols], &mut y[rows])
+    };
+    let leaf = match block {
+        Block::Tile(v) => {
+            let s: f32 = xs.iter().sum();
+            ys.iter_mut().for_each(|yi| *yi += v * s);
+            return;
+        }
+        Block::Leaf(leaf) => leaf,
+    };
+    let storage = leaf.storage();
+    if !tile.full {
+        // An edge tile: skip padding voxels.
+        for_each_on(&leaf, storage, |n, w| {
+            let (i, j) = (n >> LC, n & tcm);
+            if i < tile.rows_in && j < tile.cols_in {
+                if TRANSPOSE {
+                    ys[j] += w * xs[i];
+                } else {
+                    ys[i] += w * xs[j];
+                }
+            }
+        });
+        return;
+    }
+    let (xs, ys) = if TRANSPOSE {
+        (&xs[..tr], &mut ys[..tc])
+    } else {
+        (&xs[..tc], &mut ys[..tr])
+    };
+    // n < 512, so n >> LC < tr and n & tcm < tc: no bounds checks.
+    let mut add = |n: usize, w: f32| {
+        if TRANSPOSE {
+            ys[n & tcm] += w * xs[n >> LC];
+        } else {
+            ys[n >> LC] += w * xs[n & tcm];
+        }
+    };
+    match storage {
+        LeafStorage::Dense(vals) if leaf.value_mask().is_all_on() => {
+            if TRANSPOSE {
+                for (&xi, row) in xs.iter().zip(vals.chunks_exact(tc)) {
+                    for (yj, w) in ys.iter_mut().zip(row) {
+                        *yj += w * xi;
+                    }
+                }
+            } else {
+                for (yi, row) in ys.iter_mut().zip(vals.chunks_exact(tc)) {
+                    *yi += dot(row, xs);
+                }
+            }
+        }
+        LeafStorage::Dense(vals) => {
+            let vals = &vals[..512];
+            if TRANSPOSE {
+                for_each_on(&leaf, storage, add);
+            } else {
+                rows_mv::<LC>(leaf.value_mask().words(), |n| vals[n], xs, ys);
+            }
+        }
+        LeafStorage::Packed { active, .. } if leaf.is_tiny() => {
+            // A tiny leaf lists its offsets: no mask to decode.
+            let tiny = leaf.tiny_offsets().unwrap_or(&[]);
+            for (&n, &w) in tiny.iter().zip(active) {
+                add(usize::from(n) & 511, w);
+            }
+        }
+        LeafStorage::Packed { active, .. } if active.len() <= SPARSE_LEAF => {
+            let count = sparse_offsets(leaf.value_mask().words(), offsets);
+            for (&n, &w) in offsets[..count].iter().zip(active) {
+                add(usize::from(n) & 511, w);
+            }
+        }
+        LeafStorage::Packed { active, .. } => {
+            if TRANSPOSE {
+                for_each_on(&leaf, storage, add);
+            } else {
+                let mut vals = active.iter();
+                rows_mv::<LC>(
+                    leaf.value_mask().words(),
+                    |_| vals.next().copied().unwrap_or(0.0),
+                    xs,
+                    ys,
+                );
+            }
+        }
+    }
 }
 
 /// Active voxels up to which a packed leaf counts as sparse: its offsets are
@@ -591,6 +812,123 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The streamed path of packed tensors: nodes of tiny leaves only, tiny
+    /// leaves mixed with leaf objects and active tiles in one lower node, two
+    /// tensors sharing a node (the second starting mid-node, its slots
+    /// interleaved with nothing of the first), edge tiles, both products.
+    #[test]
+    fn streamed_packed_products_give_the_reference_bits() {
+        use sparsevdb_tree::{Coord, CoordBBox};
+        let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+        for tile in [
+            TileShape::new(64).unwrap(),
+            TileShape::new(8).unwrap(),
+            TileShape::new(512).unwrap(),
+        ] {
+            let opts = PlanOptions {
+                tile: Some(tile),
+                ..Default::default()
+            };
+            let specs = [
+                TensorSpec::new("a", [37, 91]),
+                TensorSpec::new("b", [1000, 200]),
+                TensorSpec::new("c", [64, 64]),
+            ];
+            let plan = LayoutPlan::from_tensors(&specs, &opts).unwrap();
+            let mut g = WeightGrid::new(plan);
+            for (k, spec) in specs.iter().enumerate() {
+                let (r, c) = (spec.shape[0], spec.shape[1]);
+                g.store(
+                    spec.name.as_str(),
+                    &[r, c],
+                    &values(r * c, 30 + k as u64)[..],
+                    SparsityRule::Sparsity(0.99),
+                )
+                .unwrap();
+            }
+            let tiny: usize = g
+                .tree()
+                .root()
+                .children()
+                .flat_map(|u| u.children())
+                .map(|l| l.tiny_leaf_count())
+                .sum();
+            assert!(tiny > 0, "{tile}: no tiny leaves");
+            let check = |g: &WeightGrid, what: &str| {
+                for spec in &specs {
+                    let (r, c) = (spec.shape[0], spec.shape[1]);
+                    let (x, xt) = (values(c, 40), values(r, 41));
+                    let (mv, mvt) = (
+                        g.matvec(spec.name.as_str(), &x).unwrap(),
+                        g.matvec_t(spec.name.as_str(), &xt).unwrap(),
+                    );
+                    let what = format!("{tile} {} {what}", spec.name.as_str());
+                    assert_eq!(
+                        bits(mv.clone()),
+                        bits(reference(g, spec.name.as_str(), &x, false)),
+                        "{what}"
+                    );
+                    assert_eq!(
+                        bits(mvt.clone()),
+                        bits(reference(g, spec.name.as_str(), &xt, true)),
+                        "{what}"
+                    );
+                    let d = g.load(spec.name.as_str()).unwrap();
+                    close(&mv, &d.matvec(&x).unwrap());
+                    close(&mvt, &d.matvec_t(&xt).unwrap());
+                }
+            };
+            check(&g, "tiny");
+            // Mix in leaf objects (a leaf written past the tiny limit) and
+            // active tiles (a leaf filled with one value) among tiny leaves,
+            // in the middle and at the edge of each tensor.
+            for spec in &specs {
+                let geom =
+                    crate::tiles::Tiles::of(g.plan().tensor(spec.name.as_str()).unwrap()).unwrap();
+                let tiles: Vec<_> = geom.iter().collect();
+                let n = tiles.len();
+                for (i, t) in [(1usize, 0), (n / 2, 1), (n - 1, 2), (n / 3, 0)] {
+                    let o = tiles[i.min(n - 1)].leaf;
+                    match t {
+                        0 => {
+                            for d in 0..40 {
+                                g.tree.set_value(
+                                    Coord::new(o.x + d / 8 % 8, o.y + d % 8, o.z + d % 5),
+                                    0.01 * d as f32,
+                                );
+                            }
+                        }
+                        1 => g.tree.fill(
+                            &CoordBBox::new(o, Coord::new(o.x + 7, o.y + 7, o.z + 7)),
+                            0.125,
+                            true,
+                        ),
+                        _ => g.tree.set_value(o, 3.0),
+                    }
+                }
+            }
+            let objects: usize = g
+                .tree()
+                .root()
+                .children()
+                .flat_map(|u| u.children())
+                .map(|l| l.children().count())
+                .sum();
+            assert!(
+                objects > 0 && g.tree().active_tile_count() > 0,
+                "{tile}: not mixed"
+            );
+            for spec in &specs {
+                let t = g.plan().tensor(spec.name.as_str()).unwrap();
+                let streamed = crate::tiles::Tiles::of(t)
+                    .unwrap()
+                    .for_each_packed_node(|_, _, _, _| {});
+                assert!(streamed, "{tile}: {} not streamed", spec.name);
+            }
+            check(&g, "mixed");
         }
     }
 

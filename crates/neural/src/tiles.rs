@@ -68,6 +68,51 @@ impl Tiles {
         )
     }
 
+    /// Tiles per tile row.
+    pub(crate) fn tiles_per_row(&self) -> usize {
+        self.n_tj
+    }
+
+    /// Number of tiles.
+    pub(crate) fn tile_count(&self) -> usize {
+        self.n_ti * self.n_tj
+    }
+
+    /// For a packed tensor whose packed lower nodes coincide with the tree's
+    /// (the plan origin on a 128-voxel boundary): calls `f(origin, lo, hi,
+    /// k_lo)` for every lower node its tiles touch, in slot order, where
+    /// `origin` is a voxel inside the node, the tensor's tiles take the node's
+    /// slots `lo..hi` and slot `s` holds tile `k_lo + (s - lo)` (row-major
+    /// tile index). Returns `false` (calling nothing) for other tensors.
+    pub(crate) fn for_each_packed_node(
+        &self,
+        mut f: impl FnMut(Coord, usize, usize, usize),
+    ) -> bool {
+        let Some(first) = self.first_slot else {
+            return false;
+        };
+        if self.origin.iter().any(|&o| o & 127 != 0) {
+            return false;
+        }
+        let end = first + self.tile_count() as u64;
+        let mut g = first;
+        while g < end {
+            let node = g >> 12;
+            let next = ((node + 1) << 12).min(end);
+            let l = slot_to_leaf(node << 12);
+            let c = Coord::new(
+                self.origin[0] + 8 * l[0] as i32,
+                self.origin[1] + 8 * l[1] as i32,
+                self.origin[2] + 8 * l[2] as i32,
+            );
+            let lo = (g - (node << 12)) as usize;
+            let hi = (next - (node << 12)) as usize;
+            f(c, lo, hi, (g - first) as usize);
+            g = next;
+        }
+        true
+    }
+
     pub(crate) fn tile_rows(&self) -> usize {
         512 >> self.lc
     }
@@ -137,12 +182,31 @@ pub(crate) fn block_at<'a>(acc: &ValueAccessor<'a, f32>, leaf: Coord) -> Option<
 
 /// What covers a lower node's region (128³ voxels, 16³ leaf slots).
 #[derive(Clone, Copy)]
-enum Lower<'a> {
+pub(crate) enum Lower<'a> {
     Node(&'a LowerNode<f32>),
     /// An active tile above the leaf level (root or upper node) with its value.
     Tile(f32),
     /// Nothing active.
     Empty,
+}
+
+/// What covers the lower node region containing `c`: the node, an active
+/// tile above the leaf level, or nothing.
+pub(crate) fn lower_at(root: &RootNode<UpperNode<f32>>, c: Coord) -> Lower<'_> {
+    let Some(upper) = root.child_at(c) else {
+        return match root.tile_at(c) {
+            Some((v, true)) => Lower::Tile(v),
+            _ => Lower::Empty,
+        };
+    };
+    let n = UpperNode::<f32>::coord_to_offset(c);
+    match upper.child(n) {
+        Some(lower) => Lower::Node(lower),
+        None => match upper.tile(n) {
+            Some((v, true)) => Lower::Tile(v),
+            _ => Lower::Empty,
+        },
+    }
 }
 
 /// Finds the leaf slots of a tensor's tiles one after another, cheaply: the
@@ -171,20 +235,7 @@ impl<'a> BlockWalker<'a> {
 
     #[cold]
     fn find_lower(&self, c: Coord) -> Lower<'a> {
-        let Some(upper) = self.root.child_at(c) else {
-            return match self.root.tile_at(c) {
-                Some((v, true)) => Lower::Tile(v),
-                _ => Lower::Empty,
-            };
-        };
-        let n = UpperNode::<f32>::coord_to_offset(c);
-        match upper.child(n) {
-            Some(lower) => Lower::Node(lower),
-            None => match upper.tile(n) {
-                Some((v, true)) => Lower::Tile(v),
-                _ => Lower::Empty,
-            },
-        }
+        lower_at(self.root, c)
     }
 
     /// The leaf slot at `leaf` (a leaf origin): its leaf, an active tile, or
