@@ -7,6 +7,7 @@ use crate::internal::InternalNode;
 use crate::leaf::{LeafNode, LeafStorage};
 use crate::mask::Mask;
 use crate::node::Node;
+use crate::tiny::TinyLeafIter;
 use crate::{Coord, CoordBBox, Value};
 
 use std::sync::OnceLock;
@@ -315,8 +316,25 @@ impl<T: Value, const L0: u32, const D: bool, const L1: u32> InternalNode<LeafNod
     /// let (slot, offsets, values) = n.tiny_leaves().next().unwrap();
     /// assert_eq!((slot, offsets, values), (Lower::coord_to_offset(Coord::new(9, 0, 1)), &[65u16][..], &[2.0f32][..]));
     /// ```
-    pub fn tiny_leaves(&self) -> impl Iterator<Item = (usize, &[u16], &[T])> + '_ {
+    pub fn tiny_leaves(&self) -> TinyLeafIter<'_, T> {
         self.tiny.iter()
+    }
+
+    /// [`tiny_leaves`](Self::tiny_leaves) whose slots lie in `slots` (the first one
+    /// found by rank, without a walk over the leaves before it).
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// for z in [0, 8, 16, 24] {
+    ///     n.set_value_on(Coord::new(0, 0, z), z as f32);
+    /// }
+    /// let slots: Vec<usize> = n.tiny_leaves_in(1..3).map(|(s, _, _)| s).collect();
+    /// assert_eq!(slots, [1, 2]);
+    /// ```
+    pub fn tiny_leaves_in(&self, slots: core::ops::Range<usize>) -> TinyLeafIter<'_, T> {
+        self.tiny.iter_in(slots)
     }
 
     /// The value every inactive voxel of this node's tiny leaves holds.

@@ -370,11 +370,45 @@ impl<T: Value> TinyLeaves<T> {
     }
 
     /// Every tiny leaf in slot order: `(slot, offsets, values)`.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &[u16], &[T])> + '_ {
-        self.slots().enumerate().map(move |(i, n)| {
-            let r = self.range(i);
-            (n, &self.offsets[r.clone()], &self.values[r])
-        })
+    pub(crate) fn iter(&self) -> TinyLeafIter<'_, T> {
+        self.iter_in(0..usize::MAX)
+    }
+
+    /// Number of tiny leaves in slots below `n` (any `n`).
+    fn rank_clamped(&self, n: usize) -> usize {
+        match &self.slots {
+            Slots::Mask { mask, .. } if n >= mask.len() * 64 => self.len(),
+            _ => self.rank(n),
+        }
+    }
+
+    /// The tiny leaves whose slots lie in `slots`, in slot order: the first found by
+    /// rank (no walk over the leaves before it).
+    pub(crate) fn iter_in(&self, slots: core::ops::Range<usize>) -> TinyLeafIter<'_, T> {
+        if self.is_empty() || slots.start >= slots.end {
+            return TinyLeafIter {
+                store: self,
+                i: 0,
+                end: 0,
+                word: 0,
+                bits: 0,
+            };
+        }
+        let (i, end) = (self.rank_clamped(slots.start), self.rank_clamped(slots.end));
+        let (word, bits) = match &self.slots {
+            Slots::Mask { mask, .. } if i < end => {
+                let w = slots.start >> 6;
+                (w, mask[w] & !((1u64 << (slots.start & 63)) - 1))
+            }
+            _ => (0, 0),
+        };
+        TinyLeafIter {
+            store: self,
+            i,
+            end,
+            word,
+            bits,
+        }
     }
 
     /// Heap bytes held.
@@ -454,6 +488,51 @@ impl<T: Value> TinyLeaves<T> {
             }
         }
         Ok(())
+    }
+}
+
+/// Iterator over the tiny leaves of a lower node as `(slot, offsets, values)`, in slot
+/// order: what [`InternalNode::tiny_leaves`](crate::InternalNode::tiny_leaves) and
+/// [`InternalNode::tiny_leaves_in`](crate::InternalNode::tiny_leaves_in) return.
+pub struct TinyLeafIter<'a, T> {
+    store: &'a TinyLeaves<T>,
+    /// Index of the next leaf, and one past the last.
+    i: usize,
+    end: usize,
+    /// Mask form: the word being walked and its bits not yet visited.
+    word: usize,
+    bits: u64,
+}
+
+impl<'a, T: Value> Iterator for TinyLeafIter<'a, T> {
+    type Item = (usize, &'a [u16], &'a [T]);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.i >= self.end {
+            return None;
+        }
+        let store = self.store;
+        let slot = match &store.slots {
+            Slots::List(list) => list[self.i] as usize,
+            Slots::Mask { mask, .. } => {
+                while self.bits == 0 {
+                    self.word += 1;
+                    self.bits = mask[self.word];
+                }
+                let b = self.bits.trailing_zeros() as usize;
+                self.bits &= self.bits - 1;
+                self.word * 64 + b
+            }
+        };
+        let r = store.range(self.i);
+        self.i += 1;
+        Some((slot, &store.offsets[r.clone()], &store.values[r]))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.end - self.i;
+        (n, Some(n))
     }
 }
 
@@ -602,6 +681,38 @@ mod tests {
             t.check(64, 512).unwrap();
         }
         assert!(t.is_empty() && t.heap_bytes() == 0);
+    }
+
+    #[test]
+    fn iteration_from_any_slot() {
+        for count in [5usize, 300] {
+            let mut t = TinyLeaves::<f32>::new();
+            let slots: Vec<usize> = (0..count).map(|i| (i * 13) % 4096).collect();
+            for &n in &slots {
+                t.insert_leaf(64, n, 0.0, &[n as u16 % 512], &[n as f32]);
+            }
+            let mut sorted = slots.clone();
+            sorted.sort_unstable();
+            for (lo, hi) in [
+                (0, 4096),
+                (0, 0),
+                (1, 2),
+                (100, 1000),
+                (63, 65),
+                (4000, 9999),
+            ] {
+                let want: Vec<usize> = sorted
+                    .iter()
+                    .copied()
+                    .filter(|&n| lo <= n && n < hi)
+                    .collect();
+                let got: Vec<usize> = t.iter_in(lo..hi).map(|(n, _, _)| n).collect();
+                assert_eq!(got, want, "{count} leaves, {lo}..{hi}");
+                assert!(t
+                    .iter_in(lo..hi)
+                    .all(|(n, o, v)| o == [n as u16 % 512] && v == [n as f32]));
+            }
+        }
     }
 
     #[test]
