@@ -5,8 +5,10 @@
 //! `tile rows` entries of `y` from `tile cols` entries of `x`. A packed
 //! tensor (its tiles on consecutive slots of the tree's lower nodes) is
 //! streamed node by node: the node's tiny leaves (at most 16 active voxels,
-//! kept inside the node) are read in slot order straight from the node's
-//! arrays, each slot mapped to its tile arithmetically, and the node's leaf
+//! kept inside the node) in the tensor's slot range are read in slot order
+//! straight from the node's arrays (the first one found by rank, so a tensor
+//! starting mid-node does not step over the tiny leaves of the tensors
+//! before it), each slot mapped to its tile arithmetically, and the node's leaf
 //! objects and active tiles in the tensor's slot range merged in at their
 //! slots. Other tensors' tiles are visited in row-major tile order and their
 //! leaves found by a `BlockWalker` that keeps the current lower internal
@@ -204,8 +206,10 @@ impl<'a> OtherSlots<'a> {
 }
 
 /// `y += W·x` (or `Wᵀ·x`) for a packed tensor, streamed: for every lower
-/// node its tiles touch, the node's tiny leaves are read in slot order
-/// straight from the node's arrays (no per-leaf view, no per-tile lookup),
+/// node its tiles touch, the node's tiny leaves in the tensor's slot range
+/// `lo..hi` are read in slot order straight from the node's arrays
+/// (`tiny_leaves_in`: the first found by rank, none before `lo` visited; no
+/// per-leaf view, no per-tile lookup),
 /// each slot mapped to its tile arithmetically (slot `s` of the node holds
 /// tile `k_lo + s - lo`); the few leaf objects and active tiles of the range
 /// are merged in at their slots, so the tiles are still visited in
@@ -264,13 +268,7 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
             block_product::<LC, TRANSPOSE>(&tile, block, x, y, offsets);
         };
         let mut cur = TileCursor::new(k_lo, n_tj);
-        for (s, offs, vals) in lower.tiny_leaves() {
-            if s < lo {
-                continue;
-            }
-            if s >= hi {
-                break;
-            }
+        for (s, offs, vals) in lower.tiny_leaves_in(lo..hi) {
             while next_other < s {
                 other(next_other, y, &mut offsets);
                 next_other = others.next_slot();
@@ -881,6 +879,24 @@ mod tests {
                     close(&mvt, &d.matvec_t(&xt).unwrap());
                 }
             };
+            // Some tensor starts mid-node after another tensor's tiny leaves
+            // (what `tiny_leaves_in` skips by rank rather than by walking).
+            let mut mid_node = false;
+            for spec in &specs {
+                let geom =
+                    crate::tiles::Tiles::of(g.plan().tensor(spec.name.as_str()).unwrap()).unwrap();
+                geom.for_each_packed_node(|c, lo, _, _| {
+                    if let crate::tiles::Lower::Node(lower) =
+                        crate::tiles::lower_at(g.tree().root(), c)
+                    {
+                        mid_node |= lo > 0 && lower.tiny_leaves_in(0..lo).next().is_some();
+                    }
+                });
+            }
+            assert!(
+                mid_node,
+                "{tile}: no tensor starts mid-node after tiny leaves"
+            );
             check(&g, "tiny");
             // Mix in leaf objects (a leaf written past the tiny limit) and
             // active tiles (a leaf filled with one value) among tiny leaves,
