@@ -556,13 +556,20 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
         }
         Other::Node(theirs) => {
             let mut spare = Spare::new();
+            // `theirs`'s tiny leaves one at a time as leaf objects (a copy of the whole
+            // node with its tiny leaves promoted would copy every leaf).
+            let b_tiny = (theirs.tiny_leaf_count() > 0).then(|| {
+                let mut m = Mask::<L1>::new(false);
+                for (n, _, _) in theirs.tiny_leaves() {
+                    m.set_on(n);
+                }
+                m
+            });
             for n in 0..LowerNode::<T, L1, L0>::NUM_VALUES {
-                // `theirs`'s tiny leaves one at a time as leaf objects (a copy of the
-                // whole node with its tiny leaves promoted would copy every leaf).
                 let tiny;
                 let b_child = match theirs.child(n) {
                     Some(c) => Some(c),
-                    None if theirs.is_tiny(n) => {
+                    None if b_tiny.as_ref().is_some_and(|m| m.is_on(n)) => {
                         tiny = theirs.leaf(n).expect("a tiny leaf").to_node();
                         Some(&tiny)
                     }
@@ -570,7 +577,7 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
                 };
                 match (lower.tile(n), b_child) {
                     (Some((v, on)), None) => {
-                        let (bv, bon) = theirs.tile(n).expect("a tile where there is no child");
+                        let (bv, bon) = theirs.tile_where_no_leaf(n);
                         let (r, ron) = op.tile(v, on, bv, bon);
                         lower.set_tile(n, r, ron);
                     }
@@ -579,7 +586,7 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
                         op.leaf_leaf(lower.child_mut(n).expect("a child"), b_leaf, &mut spare)
                     }
                     (None, None) => {
-                        let (bv, bon) = theirs.tile(n).expect("a tile where there is no child");
+                        let (bv, bon) = theirs.tile_where_no_leaf(n);
                         op.leaf_tile(lower.child_mut(n).expect("a child"), bv, bon);
                     }
                 }

@@ -518,12 +518,29 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
         F: FnMut(C::Value, bool, C::Value, bool) -> (C::Value, bool),
     {
         self.promote_tiny_leaves();
-        let other = &*other.without_tiny();
+        // `other`'s tiny leaves take part as leaf objects, built one at a time (a copy
+        // of `other` with its tiny leaves promoted would copy every child).
+        let their_tiny = other_tiny_slots(other);
         // Tile results go to a scratch copy of the table, stored back at the end in one
         // piece (so that a uniform table stays uniform when most results agree).
         let mut values = self.tiles.to_vec();
         for (n, value) in values.iter_mut().enumerate() {
-            match (self.children.get_mut(n), other.children.get(n)) {
+            let tiny;
+            let theirs = match other.children.get(n) {
+                Some(c) => Some(c),
+                None if their_tiny.as_ref().is_some_and(|m| m.is_on(n)) => {
+                    let (offsets, vals) = other.tiny.leaf(n);
+                    tiny = C::from_tiny(
+                        other.offset_to_global(n),
+                        offsets,
+                        vals,
+                        other.tiny.inactive(),
+                    );
+                    Some(&tiny)
+                }
+                None => None,
+            };
+            match (self.children.get_mut(n), theirs) {
                 (None, None) => {
                     let (r, on) = f(
                         *value,
@@ -617,6 +634,41 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
 /// OpenVDB's tile/child case: the B child is combined with A's tile through a
 /// `SwappedCombineOp` (so that `f` still sees A's tile as its A operand) and then
 /// stolen — here, a clone of it is.
+/// The slots of `other`'s tiny leaves, if it has any.
+fn other_tiny_slots<C: Node, const L: u32>(other: &InternalNode<C, L>) -> Option<Mask<L>> {
+    if !C::TINY || other.tiny.is_empty() {
+        return None;
+    }
+    let mut m = Mask::new(false);
+    for n in other.tiny.slots() {
+        m.set_on(n);
+    }
+    Some(m)
+}
+
+impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
+    /// The tile `(value, active)` of slot `n`, which holds neither a child nor a tiny
+    /// leaf: [`tile`](Self::tile) without looking `n` up among the tiny leaves, for
+    /// code that walks the slots knowing where the tiny leaves are (e.g. from
+    /// [`tiny_leaves`](Self::tiny_leaves)), such as a combination. What it returns
+    /// for a slot with a child or a tiny leaf is unspecified.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.5, false);
+    /// n.set_value_on(Coord::new(9, 0, 0), 2.0);
+    /// n.set_tile(0, 3.0, true);
+    /// assert_eq!(n.tile_where_no_leaf(0), (3.0, true));
+    /// assert_eq!(n.tile_where_no_leaf(5), (0.5, false));
+    /// ```
+    #[inline]
+    pub fn tile_where_no_leaf(&self, n: usize) -> (C::Value, bool) {
+        debug_assert!(self.children.get(n).is_none() && !self.is_tiny(n));
+        (self.tiles.get(n), self.value_mask.is_on(n))
+    }
+}
+
 fn combine_tile_into_clone<C, F>(theirs: &C, value: C::Value, active: bool, f: &mut F) -> Box<C>
 where
     C: Combine,
