@@ -23,6 +23,8 @@
 //! The operators are pure functions of their operands, so the result is bit for bit
 //! the serial one whatever the number of threads (`tests/combine.rs` checks this).
 
+use std::cell::RefCell;
+
 use rayon::prelude::*;
 use sparsevdb_tree::{
     Coord, LeafNode, LeafStorage, LeafStorageMut, LowerNode, Mask, Node, Tree, UpperNode, Value,
@@ -43,10 +45,82 @@ enum Other<'a, N, T> {
 pub(crate) trait PairOp<T: Value>: Sync {
     /// `(a, a_on) op (b, b_on)` for one tile (or voxel) pair.
     fn tile(&self, a: T, a_on: bool, b: T, b_on: bool) -> (T, bool);
-    /// Every voxel of `a` with the corresponding voxel of `b`.
-    fn leaf_leaf<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: &LeafNode<T, L0>);
+    /// Every voxel of `a` with the corresponding voxel of `b`; `spare` recycles
+    /// packed value buffers across the leaves of a lower node (see [`Spare`]).
+    fn leaf_leaf<const L0: u32>(
+        &self,
+        a: &mut LeafNode<T, L0>,
+        b: &LeafNode<T, L0>,
+        spare: &mut Spare<T>,
+    );
     /// Every voxel of `a` with the constant `(b, b_on)`.
     fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool);
+}
+
+/// Spare packed value buffers, by capacity, shared by the leaves of one lower node:
+/// a packed/packed merge whose result no longer fits its leaf's buffer takes one
+/// here and leaves its old one, so that most results need no allocation and their
+/// old buffers no free (frees of buffers that another thread allocated — e.g. a
+/// tree cloned on another thread — are the costly ones). A slab: `bufs[i]` with
+/// `next[i]` chains the buffers of one capacity from `head[capacity]`; the slots of
+/// taken buffers are reused. Nothing is allocated until the first buffer comes;
+/// what is left is dropped with it.
+pub(crate) struct Spare<T> {
+    bufs: Vec<Vec<T>>,
+    next: Vec<u32>,
+    head: Vec<u32>,
+    free: Vec<u32>,
+}
+
+impl<T> Spare<T> {
+    const NONE: u32 = u32::MAX;
+
+    fn new() -> Self {
+        Spare {
+            bufs: Vec::new(),
+            next: Vec::new(),
+            head: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    /// A spare buffer with a capacity in `lo..=hi` (the smallest first), if any.
+    fn take(&mut self, lo: usize, hi: usize) -> Option<Vec<T>> {
+        let hi = hi.min(self.head.len().checked_sub(1)?);
+        for c in lo..=hi {
+            let i = self.head[c];
+            if i != Self::NONE {
+                self.head[c] = self.next[i as usize];
+                self.free.push(i);
+                return Some(core::mem::take(&mut self.bufs[i as usize]));
+            }
+        }
+        None
+    }
+
+    /// Keeps `v` for a later [`take`](Self::take) (drops it past `voxels` values).
+    fn give(&mut self, v: Vec<T>, voxels: usize) {
+        let c = v.capacity();
+        if c > voxels {
+            return;
+        }
+        if self.head.is_empty() {
+            self.head = vec![Self::NONE; voxels + 1];
+        }
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.bufs[i as usize] = v;
+                i
+            }
+            None => {
+                self.bufs.push(v);
+                self.next.push(Self::NONE);
+                (self.bufs.len() - 1) as u32
+            }
+        };
+        self.next[i as usize] = self.head[c];
+        self.head[c] = i;
+    }
 }
 
 /// Number of voxels of a leaf.
@@ -110,7 +184,12 @@ impl<T: Value, F: Fn(T, bool, T, bool) -> (T, bool) + Sync> PairOp<T> for Extend
         (self.0)(a, a_on, b, b_on)
     }
 
-    fn leaf_leaf<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: &LeafNode<T, L0>) {
+    fn leaf_leaf<const L0: u32>(
+        &self,
+        a: &mut LeafNode<T, L0>,
+        b: &LeafNode<T, L0>,
+        _spare: &mut Spare<T>,
+    ) {
         let mut bv = [T::default(); 512];
         b.copy_values_to(&mut bv);
         let bm = mask_words(b);
@@ -162,14 +241,16 @@ trait UnionOp<T: Value>: Sync {
 /// Every voxel of `a` combined with the corresponding voxel of `b` by `op`, active
 /// where either is:
 /// - both dense: the element-wise kernel over the buffers, masks OR-ed;
-/// - both packed: a merge walk over the union of the masks, into a new packed leaf
+/// - both packed: a merge walk over the union of the masks, into a packed leaf
 ///   whose inactive voxels hold `f(a.inactive, b.inactive)` (what every voxel
-///   inactive in both becomes);
+///   inactive in both becomes), its values in `a`'s buffer when it fits, else in
+///   one from `spare` (where `a`'s old one goes);
 /// - mixed: every voxel through stack buffers, then [`store_leaf`].
 fn union_leaf_leaf<T: Value, Op: UnionOp<T>, const L0: u32>(
     op: &Op,
     a: &mut LeafNode<T, L0>,
     b: &LeafNode<T, L0>,
+    spare: &mut Spare<T>,
 ) {
     match (a.storage(), b.storage()) {
         (LeafStorage::Dense(_), LeafStorage::Dense(bv)) => {
@@ -195,7 +276,14 @@ fn union_leaf_leaf<T: Value, Op: UnionOp<T>, const L0: u32>(
         (LeafStorage::Packed { .. }, LeafStorage::Packed { .. }) => {
             // The tree's merge over the union of the masks (`op` once for the voxels
             // inactive in both, which is the new shared inactive value).
-            a.combine_extended_with(b, |x, xo, y, yo| (op.value(x, y), xo || yo));
+            // Its value buffer recycled through `spare`.
+            let spare = RefCell::new(spare);
+            a.combine_extended_with_buffers(
+                b,
+                |x, xo, y, yo| (op.value(x, y), xo || yo),
+                |lo, hi| spare.borrow_mut().take(lo, hi),
+                |v| spare.borrow_mut().give(v, voxels::<T, L0>()),
+            );
         }
         _ => {
             let n = voxels::<T, L0>();
@@ -273,8 +361,13 @@ impl<T: Value, F: Fn(T, T) -> T + Sync> PairOp<T> for Simple<F> {
         ((self.0)(a, b), a_on || b_on)
     }
 
-    fn leaf_leaf<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: &LeafNode<T, L0>) {
-        union_leaf_leaf(self, a, b);
+    fn leaf_leaf<const L0: u32>(
+        &self,
+        a: &mut LeafNode<T, L0>,
+        b: &LeafNode<T, L0>,
+        spare: &mut Spare<T>,
+    ) {
+        union_leaf_leaf(self, a, b, spare);
     }
 
     fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool) {
@@ -308,8 +401,13 @@ impl<T: Real> PairOp<T> for ScaledAdd<T> {
         (a + self.0 * b, a_on || b_on)
     }
 
-    fn leaf_leaf<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: &LeafNode<T, L0>) {
-        union_leaf_leaf(self, a, b);
+    fn leaf_leaf<const L0: u32>(
+        &self,
+        a: &mut LeafNode<T, L0>,
+        b: &LeafNode<T, L0>,
+        spare: &mut Spare<T>,
+    ) {
+        union_leaf_leaf(self, a, b, spare);
     }
 
     fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool) {
@@ -457,20 +555,38 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
             }
         }
         Other::Node(theirs) => {
-            let theirs = &*theirs.without_tiny();
+            let mut spare = Spare::new();
+            // `theirs`'s tiny leaves one at a time as leaf objects (a copy of the whole
+            // node with its tiny leaves promoted would copy every leaf).
+            let b_tiny = (theirs.tiny_leaf_count() > 0).then(|| {
+                let mut m = Mask::<L1>::new(false);
+                for (n, _, _) in theirs.tiny_leaves() {
+                    m.set_on(n);
+                }
+                m
+            });
             for n in 0..LowerNode::<T, L1, L0>::NUM_VALUES {
-                match (lower.tile(n), theirs.child(n)) {
+                let tiny;
+                let b_child = match theirs.child(n) {
+                    Some(c) => Some(c),
+                    None if b_tiny.as_ref().is_some_and(|m| m.is_on(n)) => {
+                        tiny = theirs.leaf(n).expect("a tiny leaf").to_node();
+                        Some(&tiny)
+                    }
+                    None => None,
+                };
+                match (lower.tile(n), b_child) {
                     (Some((v, on)), None) => {
-                        let (bv, bon) = theirs.tile(n).expect("a tile where there is no child");
+                        let (bv, bon) = theirs.tile_where_no_leaf(n);
                         let (r, ron) = op.tile(v, on, bv, bon);
                         lower.set_tile(n, r, ron);
                     }
-                    (Some(_), Some(b_leaf)) => op.leaf_leaf(lower.densify(n), b_leaf),
+                    (Some(_), Some(b_leaf)) => op.leaf_leaf(lower.densify(n), b_leaf, &mut spare),
                     (None, Some(b_leaf)) => {
-                        op.leaf_leaf(lower.child_mut(n).expect("a child"), b_leaf)
+                        op.leaf_leaf(lower.child_mut(n).expect("a child"), b_leaf, &mut spare)
                     }
                     (None, None) => {
-                        let (bv, bon) = theirs.tile(n).expect("a tile where there is no child");
+                        let (bv, bon) = theirs.tile_where_no_leaf(n);
                         op.leaf_tile(lower.child_mut(n).expect("a child"), bv, bon);
                     }
                 }

@@ -216,3 +216,51 @@ fn every_pair_of_leaf_forms_matches_serial() {
         }
     }
 }
+
+#[test]
+fn tiny_leaves_of_either_tree_match_serial() {
+    // `b`'s tiny leaves are combined one at a time as leaf objects (its lower nodes
+    // are not copied): against `a`'s big leaves, tiny leaves and tiles.
+    let mut a: Tree<f32> = Tree::new(0.5);
+    let mut b: Tree<f32> = Tree::new(-1.0);
+    for i in 0..40 {
+        for j in 0..8 {
+            for k in 0..8 {
+                a.set_value(Coord::new(i, j, k), (i * j + k) as f32);
+            }
+        }
+    }
+    a.set_value(Coord::new(300, 1, 1), 7.0);
+    for i in (0..400).step_by(5) {
+        b.set_value(Coord::new(i, 3, 1), i as f32 * 0.25);
+        b.set_value(Coord::new(i, 100, -40), -(i as f32));
+    }
+    b.set_value(Coord::new(301, 2, 2), 1.5);
+    assert!(b.leaves().any(|l| l.is_tiny()), "b has tiny leaves");
+    assert!(a.leaves().any(|l| l.is_tiny()), "a has tiny leaves");
+    let ops: [(Op, Op); 3] = [
+        (|x, y| x.comp_sum(y), sparsevdb_traverse::comp_sum),
+        (
+            |x, y| x.combine(y, |w, g| w - 0.1 * g),
+            |x, y| sparsevdb_traverse::apply_gradient(x, y, 0.1),
+        ),
+        (
+            |x, y| x.combine_extended(y, |p, p_on, q, q_on| (p - q, p_on != q_on)),
+            |x, y| {
+                sparsevdb_traverse::combine_extended(x, y, |p, p_on, q, q_on| (p - q, p_on != q_on))
+            },
+        ),
+    ];
+    for (serial, parallel) in ops {
+        for (x, y) in [(&a, &b), (&b, &a)] {
+            let mut want = x.clone();
+            serial(&mut want, y);
+            for &n in THREADS.iter() {
+                let mut got = x.clone();
+                with_threads(n, || parallel(&mut got, y));
+                assert!(got.validate().is_ok());
+                assert!(same_bits(&got, &want), "{n} threads");
+            }
+        }
+    }
+}

@@ -97,8 +97,9 @@ impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
             // Both packed: `f` runs on the voxels active in either leaf, and once for
             // all the others (inactive in both, so the same inputs everywhere).
             let (r0, on0) = f(a.inactive, false, b.inactive, false);
-            let result = merge_packed(a, b, r0, on0, f);
-            self.assign_merged(result);
+            let mut scratch = [T::zeroed(); MAX_LEAF_VALUES];
+            let result = merge_packed(a, b, r0, on0, f, &mut scratch);
+            self.assign_merged(result, &scratch, &mut NoRecycling);
             return;
         }
         let mut theirs = [T::zeroed(); MAX_LEAF_VALUES];
@@ -128,8 +129,9 @@ impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
                     active: &[],
                     inactive: value,
                 };
-                let result = merge_packed(a, b, r0, on0, f);
-                self.assign_merged(result);
+                let mut scratch = [T::zeroed(); MAX_LEAF_VALUES];
+                let result = merge_packed(a, b, r0, on0, f, &mut scratch);
+                self.assign_merged(result, &scratch, &mut NoRecycling);
                 return;
             }
         }
@@ -190,6 +192,105 @@ impl<T: Value, const L: u32, const D: bool> LeafNode<T, L, D> {
     {
         self.combine_node(other, &mut f);
     }
+
+    /// [`combine_extended_with`](Self::combine_extended_with) recycling value buffers:
+    /// where both leaves are packed and the result is packed, its active values go
+    /// into this leaf's own buffer when that one's capacity fits them (at most 16
+    /// spare bytes), else into the buffer `take(lo, hi)` returns (it must have a
+    /// capacity in `lo..=hi`; it is cleared before use), else into a new exact-size
+    /// one; a buffer this leaf no longer uses is handed to `give`. The values and
+    /// states are those of `combine_extended_with`, bit for bit; only where the
+    /// buffers come from differs (fewer allocations and frees when many leaves are
+    /// combined in a row, e.g. all the leaves of a lower node).
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, LeafNode, Node};
+    /// let mut a = LeafNode::<f32>::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// let mut b = a.clone();
+    /// a.set_at(1, 2.0, true);
+    /// b.set_at(1, 3.0, true);
+    /// b.set_at(2, 4.0, true);
+    /// let mut spare: Vec<Vec<f32>> = Vec::new();
+    /// a.combine_extended_with_buffers(
+    ///     &b,
+    ///     |x, xo, y, yo| (x + y, xo || yo),
+    ///     |_, _| None,
+    ///     |v| spare.push(v),
+    /// );
+    /// assert_eq!(a.probe_at(1), (5.0, true));
+    /// assert_eq!(a.probe_at(2), (4.0, true));
+    /// // `a`'s buffer holds the two values: no buffer was given back.
+    /// assert!(spare.is_empty());
+    /// for n in 3..40 {
+    ///     b.set_at(n, 1.0, true);
+    /// }
+    /// a.combine_extended_with_buffers(&b, |x, xo, y, yo| (x + y, xo || yo), |_, _| None, |v| spare.push(v));
+    /// assert_eq!(a.probe_at(39), (1.0, true));
+    /// // Too small for 39 values: `a`'s old buffer was given back.
+    /// assert_eq!(spare.len(), 1);
+    /// ```
+    pub fn combine_extended_with_buffers<F>(
+        &mut self,
+        other: &Self,
+        mut f: F,
+        take: impl FnMut(usize, usize) -> Option<Vec<T>>,
+        give: impl FnMut(Vec<T>),
+    ) where
+        F: FnMut(T, bool, T, bool) -> (T, bool),
+    {
+        let spare = &mut Buffers { take, give };
+        if let (Some(a), Some(b)) = (self.packed_view(), other.packed_view()) {
+            let (r0, on0) = f(a.inactive, false, b.inactive, false);
+            let mut scratch = [T::zeroed(); MAX_LEAF_VALUES];
+            let result = merge_packed(a, b, r0, on0, &mut f, &mut scratch);
+            self.assign_merged(result, &scratch, spare);
+            return;
+        }
+        self.combine_node(other, &mut f);
+    }
+}
+
+/// Where a combination's packed leaves get their value buffers and put the ones
+/// they no longer use (see [`LeafNode::assign_merged`]).
+pub(crate) trait Recycle<T> {
+    /// A buffer with a capacity in `lo..=hi` (any length), if there is one.
+    fn take(&mut self, lo: usize, hi: usize) -> Option<Vec<T>>;
+    /// A buffer no longer used.
+    fn give(&mut self, v: Vec<T>);
+}
+
+/// No recycling: buffers are allocated and dropped.
+pub(crate) struct NoRecycling;
+
+impl<T> Recycle<T> for NoRecycling {
+    #[inline]
+    fn take(&mut self, _lo: usize, _hi: usize) -> Option<Vec<T>> {
+        None
+    }
+    #[inline]
+    fn give(&mut self, _v: Vec<T>) {}
+}
+
+/// Recycling through the caller's closures
+/// ([`LeafNode::combine_extended_with_buffers`]).
+struct Buffers<A, G> {
+    take: A,
+    give: G,
+}
+
+impl<T, A, G> Recycle<T> for Buffers<A, G>
+where
+    A: FnMut(usize, usize) -> Option<Vec<T>>,
+    G: FnMut(Vec<T>),
+{
+    #[inline]
+    fn take(&mut self, lo: usize, hi: usize) -> Option<Vec<T>> {
+        (self.take)(lo, hi).filter(|v| (lo..=hi).contains(&v.capacity()))
+    }
+    #[inline]
+    fn give(&mut self, v: Vec<T>) {
+        (self.give)(v)
+    }
 }
 
 /// Voxel-wise result of combining two packed leaves (see [`merge_packed`]).
@@ -202,13 +303,14 @@ pub(crate) enum Merged<T, const L: u32> {
         /// Every voxel's result state.
         mask: Mask<L>,
     },
-    /// The active results in offset order; every inactive voxel holds `inactive`
+    /// The active results in offset order (the first `count` values of the scratch
+    /// buffer handed to [`merge_packed`]); every inactive voxel holds `inactive`
     /// except the `(offset, value)` pairs of `odd`.
     Sparse {
         /// The result's states.
         mask: Mask<L>,
-        /// The active results, one per on bit of `mask`.
-        active: Vec<T>,
+        /// The number of active results, one per on bit of `mask`.
+        count: usize,
         /// The value of the inactive results (what `f` gave for two inactive voxels).
         inactive: T,
         /// Inactive results whose bits differ from `inactive`.
@@ -256,13 +358,16 @@ fn for_each_union<T: Value, const L: u32, F>(
 }
 
 /// Applies `f` to every voxel active in `a` or `b` (in offset order); every other
-/// voxel gets `(r0, on0)`, what `f` gives for two inactive voxels.
+/// voxel gets `(r0, on0)`, what `f` gives for two inactive voxels. A sparse result's
+/// active values are written to the front of `scratch` (no allocation, so that the
+/// leaf can keep or recycle its buffer).
 fn merge_packed<T: Value, const L: u32, F>(
     a: PackedView<'_, T, L>,
     b: PackedView<'_, T, L>,
     r0: T,
     on0: bool,
     f: &mut F,
+    scratch: &mut [T; MAX_LEAF_VALUES],
 ) -> Merged<T, L>
 where
     F: FnMut(T, bool, T, bool) -> (T, bool),
@@ -276,28 +381,20 @@ where
         });
         return Merged::Full { values, mask };
     }
-    // Exactly the union's size (the usual result when `f` keeps every voxel active
-    // that either side has active): no reallocation, no spare capacity.
-    let union_count: usize = a
-        .mask
-        .words()
-        .iter()
-        .zip(b.mask.words())
-        .map(|(&wa, &wb)| (wa | wb).count_ones() as usize)
-        .sum();
-    let mut active = Vec::with_capacity(union_count);
+    let mut count = 0;
     let mut odd = Vec::new();
     for_each_union(a, b, f, |n, r, on| {
         if on {
             mask.set_on(n);
-            active.push(r);
+            scratch[count] = r;
+            count += 1;
         } else if !T::same_bits(r, r0) {
             odd.push((n as u16, r));
         }
     });
     Merged::Sparse {
         mask,
-        active,
+        count,
         inactive: r0,
         odd,
     }
@@ -421,12 +518,29 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
         F: FnMut(C::Value, bool, C::Value, bool) -> (C::Value, bool),
     {
         self.promote_tiny_leaves();
-        let other = &*other.without_tiny();
+        // `other`'s tiny leaves take part as leaf objects, built one at a time (a copy
+        // of `other` with its tiny leaves promoted would copy every child).
+        let their_tiny = other_tiny_slots(other);
         // Tile results go to a scratch copy of the table, stored back at the end in one
         // piece (so that a uniform table stays uniform when most results agree).
         let mut values = self.tiles.to_vec();
         for (n, value) in values.iter_mut().enumerate() {
-            match (self.children.get_mut(n), other.children.get(n)) {
+            let tiny;
+            let theirs = match other.children.get(n) {
+                Some(c) => Some(c),
+                None if their_tiny.as_ref().is_some_and(|m| m.is_on(n)) => {
+                    let (offsets, vals) = other.tiny.leaf(n);
+                    tiny = C::from_tiny(
+                        other.offset_to_global(n),
+                        offsets,
+                        vals,
+                        other.tiny.inactive(),
+                    );
+                    Some(&tiny)
+                }
+                None => None,
+            };
+            match (self.children.get_mut(n), theirs) {
                 (None, None) => {
                     let (r, on) = f(
                         *value,
@@ -520,6 +634,41 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
 /// OpenVDB's tile/child case: the B child is combined with A's tile through a
 /// `SwappedCombineOp` (so that `f` still sees A's tile as its A operand) and then
 /// stolen — here, a clone of it is.
+/// The slots of `other`'s tiny leaves, if it has any.
+fn other_tiny_slots<C: Node, const L: u32>(other: &InternalNode<C, L>) -> Option<Mask<L>> {
+    if !C::TINY || other.tiny.is_empty() {
+        return None;
+    }
+    let mut m = Mask::new(false);
+    for n in other.tiny.slots() {
+        m.set_on(n);
+    }
+    Some(m)
+}
+
+impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
+    /// The tile `(value, active)` of slot `n`, which holds neither a child nor a tiny
+    /// leaf: [`tile`](Self::tile) without looking `n` up among the tiny leaves, for
+    /// code that walks the slots knowing where the tiny leaves are (e.g. from
+    /// [`tiny_leaves`](Self::tiny_leaves)), such as a combination. What it returns
+    /// for a slot with a child or a tiny leaf is unspecified.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.5, false);
+    /// n.set_value_on(Coord::new(9, 0, 0), 2.0);
+    /// n.set_tile(0, 3.0, true);
+    /// assert_eq!(n.tile_where_no_leaf(0), (3.0, true));
+    /// assert_eq!(n.tile_where_no_leaf(5), (0.5, false));
+    /// ```
+    #[inline]
+    pub fn tile_where_no_leaf(&self, n: usize) -> (C::Value, bool) {
+        debug_assert!(self.children.get(n).is_none() && !self.is_tiny(n));
+        (self.tiles.get(n), self.value_mask.is_on(n))
+    }
+}
+
 fn combine_tile_into_clone<C, F>(theirs: &C, value: C::Value, active: bool, f: &mut F) -> Box<C>
 where
     C: Combine,

@@ -171,6 +171,10 @@ pub struct LeafNode<T, const LOG2: u32 = 3, const DENSE_ONLY: bool = false> {
     pub(crate) data: LeafData<T>,
 }
 
+/// Spare bytes a recycled packed value buffer may have past the values it holds
+/// (combine's buffer reuse; see [`LeafNode::assign_merged`]).
+pub(crate) const SPARE_SLACK_BYTES: usize = 16;
+
 fn dense_buffer<T: Value>(v: T) -> Box<[T; MAX_LEAF_VALUES]> {
     match vec![v; MAX_LEAF_VALUES].into_boxed_slice().try_into() {
         Ok(b) => b,
@@ -541,43 +545,88 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
     }
 
     /// Takes the result of a voxel-wise combination: packed when it allows (at most
-    /// `PACKED_MAX` active, every inactive value the same), else dense.
-    pub(crate) fn assign_merged(&mut self, m: crate::combine::Merged<T, LOG2>) {
+    /// `PACKED_MAX` active, every inactive value the same), else dense. A sparse
+    /// result's active values are `scratch[..count]`. A packed result keeps this
+    /// leaf's value buffer when its capacity fits (at most [`SPARE_SLACK_BYTES`]
+    /// spare), else takes a fitting one from `spare`, else allocates one of the
+    /// exact size; a buffer the leaf no longer uses goes to `spare`. Reusing a buffer saves an allocation and a free — which matters
+    /// when the old buffer was allocated by another thread.
+    pub(crate) fn assign_merged(
+        &mut self,
+        m: crate::combine::Merged<T, LOG2>,
+        scratch: &[T; MAX_LEAF_VALUES],
+        spare: &mut impl crate::combine::Recycle<T>,
+    ) {
         use crate::combine::Merged;
         match m {
             Merged::Full { values, mask } => {
+                self.recycle(spare);
                 self.data = LeafData::Dense(values);
                 self.value_mask = mask;
                 self.try_pack(Self::PACKED_MAX);
             }
             Merged::Sparse {
                 mask,
-                active,
+                count,
                 inactive,
                 odd,
             } => {
-                let count = active.len();
+                let active = &scratch[..count];
                 if !DENSE_ONLY
                     && odd.is_empty()
                     && count <= Self::PACKED_MAX
                     && count < Self::VOXELS
                 {
-                    self.data = LeafData::Packed(Packed {
-                        inactive,
-                        ranks: compute_ranks(mask.words()),
-                        values: active,
-                    });
+                    let slack = SPARE_SLACK_BYTES / core::mem::size_of::<T>().max(1);
+                    let fits = |cap: usize| cap >= count && cap - count <= slack;
+                    let ranks = compute_ranks(mask.words());
+                    match &mut self.data {
+                        LeafData::Packed(p) if fits(p.values.capacity()) => {
+                            p.values.clear();
+                            p.values.extend_from_slice(active);
+                            p.inactive = inactive;
+                            p.ranks = ranks;
+                        }
+                        _ => {
+                            let mut values = match spare.take(count, count + slack) {
+                                Some(mut v) => {
+                                    v.clear();
+                                    v
+                                }
+                                None => Vec::with_capacity(count),
+                            };
+                            values.extend_from_slice(active);
+                            self.recycle(spare);
+                            self.data = LeafData::Packed(Packed {
+                                inactive,
+                                ranks,
+                                values,
+                            });
+                        }
+                    }
                 } else {
                     let mut d = dense_buffer(inactive);
-                    for (n, v) in mask.iter_on().zip(active) {
+                    for (n, &v) in mask.iter_on().zip(active) {
                         d[n] = v;
                     }
                     for (n, v) in odd {
                         d[usize::from(n)] = v;
                     }
+                    self.recycle(spare);
                     self.data = LeafData::Dense(d);
                 }
                 self.value_mask = mask;
+            }
+        }
+    }
+
+    /// Hands a packed leaf's value buffer to `spare` (leaving an empty one; the
+    /// caller replaces the data next). Nothing for a dense leaf or an unallocated
+    /// buffer.
+    fn recycle(&mut self, spare: &mut impl crate::combine::Recycle<T>) {
+        if let LeafData::Packed(p) = &mut self.data {
+            if p.values.capacity() > 0 {
+                spare.give(core::mem::take(&mut p.values));
             }
         }
     }
