@@ -138,6 +138,9 @@ impl WeightGrid {
                 }
             }
         }
+        // `leaves_mut` made every tiny leaf a leaf object (decision 0011): pack the
+        // small ones back, so that an update leaves the grid as compact as it was.
+        self.tree.compact();
         Ok(())
     }
 }
@@ -149,6 +152,36 @@ mod tests {
     fn values(n: usize, seed: u64) -> Vec<f32> {
         let mut r = crate::synth::SplitMix64::new(seed);
         (0..n).map(|_| r.normalish(0.1)).collect()
+    }
+
+    #[test]
+    fn a_gradient_step_keeps_tiny_leaves_tiny() {
+        // 1 % kept: leaves of a few weights, stored inside their lower node; the
+        // update promotes them to change them and must pack them back.
+        let plan =
+            LayoutPlan::from_tensors(&[TensorSpec::new("w", [64, 512])], &Default::default())
+                .unwrap();
+        let mut wg = WeightGrid::new(plan.clone());
+        wg.store(
+            "w",
+            &[64, 512],
+            &values(64 * 512, 3)[..],
+            SparsityRule::Sparsity(0.99),
+        )
+        .unwrap();
+        let mut gg = WeightGrid::new(plan);
+        gg.store(
+            "w",
+            &[64, 512],
+            &values(64 * 512, 4)[..],
+            SparsityRule::KeepAll,
+        )
+        .unwrap();
+        assert!(wg.tree().leaves().all(|l| l.is_tiny()));
+        let before = wg.mem_usage();
+        wg.apply_gradient(&gg, 0.1).unwrap();
+        assert!(wg.tree().leaves().all(|l| l.is_tiny()));
+        assert!(wg.mem_usage() <= before, "{} > {before}", wg.mem_usage());
     }
 
     #[test]
