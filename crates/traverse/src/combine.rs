@@ -238,6 +238,31 @@ trait UnionOp<T: Value>: Sync {
     fn with_const(&self, a: &mut [T], b: T);
 }
 
+/// A union operator as a [`PairOp`]: every union operator combines tiles and leaves
+/// the same way — `value`, active where either operand is, leaves through
+/// [`union_leaf_leaf`] / [`union_leaf_tile`].
+struct Union<U>(U);
+
+impl<T: Value, U: UnionOp<T>> PairOp<T> for Union<U> {
+    #[inline]
+    fn tile(&self, a: T, a_on: bool, b: T, b_on: bool) -> (T, bool) {
+        (self.0.value(a, b), a_on || b_on)
+    }
+
+    fn leaf_leaf<const L0: u32>(
+        &self,
+        a: &mut LeafNode<T, L0>,
+        b: &LeafNode<T, L0>,
+        spare: &mut Spare<T>,
+    ) {
+        union_leaf_leaf(&self.0, a, b, spare);
+    }
+
+    fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool) {
+        union_leaf_tile(&self.0, a, b, b_on);
+    }
+}
+
 /// Every voxel of `a` combined with the corresponding voxel of `b` by `op`, active
 /// where either is:
 /// - both dense: the element-wise kernel over the buffers, masks OR-ed;
@@ -355,26 +380,6 @@ impl<T: Value, F: Fn(T, T) -> T + Sync> UnionOp<T> for Simple<F> {
     }
 }
 
-impl<T: Value, F: Fn(T, T) -> T + Sync> PairOp<T> for Simple<F> {
-    #[inline]
-    fn tile(&self, a: T, a_on: bool, b: T, b_on: bool) -> (T, bool) {
-        ((self.0)(a, b), a_on || b_on)
-    }
-
-    fn leaf_leaf<const L0: u32>(
-        &self,
-        a: &mut LeafNode<T, L0>,
-        b: &LeafNode<T, L0>,
-        spare: &mut Spare<T>,
-    ) {
-        union_leaf_leaf(self, a, b, spare);
-    }
-
-    fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool) {
-        union_leaf_tile(self, a, b, b_on);
-    }
-}
-
 /// `a + s·b` (multiply then add), the result active where either operand is: the
 /// dense leaf kernel is [`Real::scaled_add`].
 struct ScaledAdd<T>(T);
@@ -392,26 +397,6 @@ impl<T: Real> UnionOp<T> for ScaledAdd<T> {
     fn with_const(&self, a: &mut [T], b: T) {
         let sb = self.0 * b;
         kernels::map(a, &|v| v + sb);
-    }
-}
-
-impl<T: Real> PairOp<T> for ScaledAdd<T> {
-    #[inline]
-    fn tile(&self, a: T, a_on: bool, b: T, b_on: bool) -> (T, bool) {
-        (a + self.0 * b, a_on || b_on)
-    }
-
-    fn leaf_leaf<const L0: u32>(
-        &self,
-        a: &mut LeafNode<T, L0>,
-        b: &LeafNode<T, L0>,
-        spare: &mut Spare<T>,
-    ) {
-        union_leaf_leaf(self, a, b, spare);
-    }
-
-    fn leaf_tile<const L0: u32>(&self, a: &mut LeafNode<T, L0>, b: T, b_on: bool) {
-        union_leaf_tile(self, a, b, b_on);
     }
 }
 
@@ -617,7 +602,7 @@ pub fn comp_sum<T: Value, const L2: u32, const L1: u32, const L0: u32>(
     a: &mut Tree<T, L2, L1, L0>,
     b: &Tree<T, L2, L1, L0>,
 ) {
-    combine_par(a, b, &Simple(T::add));
+    combine_par(a, b, &Union(Simple(T::add)));
 }
 
 /// Parallel [`Tree::comp_mul`]: `a = a · b` (comp semantics; see [`comp_sum`]).
@@ -636,7 +621,7 @@ pub fn comp_mul<T: Value, const L2: u32, const L1: u32, const L0: u32>(
     a: &mut Tree<T, L2, L1, L0>,
     b: &Tree<T, L2, L1, L0>,
 ) {
-    combine_par(a, b, &Simple(T::mul));
+    combine_par(a, b, &Union(Simple(T::mul)));
 }
 
 /// Parallel [`Tree::comp_max`]: `a = max(a, b)` with `std::max`'s rule (comp
@@ -655,7 +640,7 @@ pub fn comp_max<T: Value, const L2: u32, const L1: u32, const L0: u32>(
     a: &mut Tree<T, L2, L1, L0>,
     b: &Tree<T, L2, L1, L0>,
 ) {
-    combine_par(a, b, &Simple(T::max_value));
+    combine_par(a, b, &Union(Simple(T::max_value)));
 }
 
 /// Parallel [`Tree::comp_min`]: `a = min(a, b)` with `std::min`'s rule (comp
@@ -674,7 +659,7 @@ pub fn comp_min<T: Value, const L2: u32, const L1: u32, const L0: u32>(
     a: &mut Tree<T, L2, L1, L0>,
     b: &Tree<T, L2, L1, L0>,
 ) {
-    combine_par(a, b, &Simple(T::min_value));
+    combine_par(a, b, &Union(Simple(T::min_value)));
 }
 
 /// Parallel [`Tree::combine`]: `a = f(a, b)` for every pair of corresponding values,
@@ -701,7 +686,7 @@ pub fn combine<T, F, const L2: u32, const L1: u32, const L0: u32>(
     T: Value,
     F: Fn(T, T) -> T + Sync,
 {
-    combine_par(a, b, &Simple(f));
+    combine_par(a, b, &Union(Simple(f)));
 }
 
 /// Parallel [`Tree::combine_extended`]: `(a, a_on) = f(a, a_on, b, b_on)` for every
@@ -754,7 +739,7 @@ pub fn axpy<T: Real, const L2: u32, const L1: u32, const L0: u32>(
     a: T,
     x: &Tree<T, L2, L1, L0>,
 ) {
-    combine_par(y, x, &ScaledAdd(a));
+    combine_par(y, x, &Union(ScaledAdd(a)));
 }
 
 /// A gradient step `w = w − lr·g` over the union of both trees: where only `g` has
@@ -781,7 +766,7 @@ pub fn apply_gradient<T: Real, const L2: u32, const L1: u32, const L0: u32>(
     g: &Tree<T, L2, L1, L0>,
     lr: T,
 ) {
-    combine_par(w, g, &ScaledAdd(-lr));
+    combine_par(w, g, &Union(ScaledAdd(-lr)));
 }
 
 /// Linear interpolation `a + t·(b − a)` of two trees into a new tree, over the
@@ -804,6 +789,10 @@ pub fn lerp<T: Real, const L2: u32, const L1: u32, const L0: u32>(
     t: T,
 ) -> Tree<T, L2, L1, L0> {
     let mut out = a.clone();
-    combine_par(&mut out, b, &Simple(move |x: T, y: T| x + t * (y - x)));
+    combine_par(
+        &mut out,
+        b,
+        &Union(Simple(move |x: T, y: T| x + t * (y - x))),
+    );
     out
 }

@@ -631,19 +631,12 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
     }
 }
 
-/// OpenVDB's tile/child case: the B child is combined with A's tile through a
-/// `SwappedCombineOp` (so that `f` still sees A's tile as its A operand) and then
-/// stolen — here, a clone of it is.
 /// The slots of `other`'s tiny leaves, if it has any.
 fn other_tiny_slots<C: Node, const L: u32>(other: &InternalNode<C, L>) -> Option<Mask<L>> {
     if !C::TINY || other.tiny.is_empty() {
         return None;
     }
-    let mut m = Mask::new(false);
-    for n in other.tiny.slots() {
-        m.set_on(n);
-    }
-    Some(m)
+    Some(Mask::from_on_bits(other.tiny.slots()))
 }
 
 impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
@@ -669,6 +662,9 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     }
 }
 
+/// OpenVDB's tile/child case: the B child is combined with A's tile through a
+/// `SwappedCombineOp` (so that `f` still sees A's tile as its A operand) and then
+/// stolen — here, a clone of it is.
 fn combine_tile_into_clone<C, F>(theirs: &C, value: C::Value, active: bool, f: &mut F) -> Box<C>
 where
     C: Combine,

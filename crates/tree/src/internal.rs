@@ -139,7 +139,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     #[inline]
     pub(crate) fn child_or_densify(&mut self, n: usize) -> &mut C {
         if !self.children.mask().is_on(n) {
-            if C::TINY && self.tiny.contains(n) {
+            if self.is_tiny(n) {
                 return self.promote_tiny(n);
             }
             let origin = self.offset_to_global(n);
@@ -152,7 +152,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     /// Puts `child` in slot `n` (dropping any child already there).
     #[inline]
     pub(crate) fn set_child(&mut self, n: usize, child: Box<C>) {
-        if C::TINY && self.tiny.contains(n) {
+        if self.is_tiny(n) {
             self.tiny.take(n);
         }
         self.children.insert(n, child);
@@ -173,7 +173,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     /// ```
     #[inline]
     pub fn set_tile(&mut self, n: usize, v: C::Value, active: bool) {
-        if C::TINY && self.tiny.contains(n) {
+        if self.is_tiny(n) {
             self.tiny.take(n);
         }
         self.children.remove(n);
@@ -183,7 +183,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
 
     /// Removes and returns the child in slot `n`, leaving the tile `(v, active)`.
     pub(crate) fn take_child(&mut self, n: usize, v: C::Value, active: bool) -> Option<Box<C>> {
-        if C::TINY && self.tiny.contains(n) {
+        if self.is_tiny(n) {
             self.promote_tiny(n);
         }
         let child = self.children.remove(n);

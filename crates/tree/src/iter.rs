@@ -554,15 +554,7 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<
     /// ```
     pub fn leaves_mut(&mut self) -> impl Iterator<Item = &mut LeafNode<T, L0, D>> + '_ {
         self.promote_tiny_leaves();
-        let mut entries: Vec<_> = self.root.entries.iter_mut().collect();
-        entries.sort_unstable_by_key(|e| e.key);
-        entries
-            .into_iter()
-            .filter_map(|e| match &mut e.slot {
-                RootSlot::Child(upper) => Some(&mut **upper),
-                RootSlot::Tile(..) => None,
-            })
-            .flat_map(|upper| upper.children_mut())
+        self.lower_nodes_mut()
             .flat_map(|lower| lower.children_mut())
     }
 

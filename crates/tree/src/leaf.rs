@@ -912,10 +912,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> Node for LeafNode<T, LOG
     }
 
     fn from_tiny(origin: Coord, offsets: &[u16], values: &[T], inactive: T) -> Self {
-        let mut mask = Mask::new(false);
-        for &o in offsets {
-            mask.set_on(o as usize);
-        }
+        let mask = Mask::from_on_bits(offsets.iter().map(|&o| usize::from(o)));
         let mut leaf = LeafNode {
             origin: origin.mask(!Self::DIM_MASK),
             data: LeafData::Packed(Packed {

@@ -92,13 +92,9 @@ impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
     pub fn value_mask(&self) -> &Mask<LOG2> {
         match &self.kind {
             Kind::Node(n) => n.value_mask(),
-            Kind::Tiny { offsets, mask } => mask.get_or_init(|| {
-                let mut m = Mask::new(false);
-                for &o in *offsets {
-                    m.set_on(o as usize);
-                }
-                m
-            }),
+            Kind::Tiny { offsets, mask } => {
+                mask.get_or_init(|| Mask::from_on_bits(offsets.iter().map(|&o| usize::from(o))))
+            }
         }
     }
 

@@ -158,6 +158,15 @@ impl<const LOG2: u32> Mask<LOG2> {
         }
     }
 
+    /// A mask whose on bits are `on` (each below `SIZE`), every other bit off.
+    pub(crate) fn from_on_bits(on: impl IntoIterator<Item = usize>) -> Self {
+        let mut m = Self::new(false);
+        for n in on {
+            m.set_on(n);
+        }
+        m
+    }
+
     /// Gives a heap mask's words back when every bit is off (the state it starts
     /// in); nothing changes for masks of 512 bits or fewer.
     ///

@@ -228,11 +228,8 @@ fn build<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>(
     tree.validate().map_err(|e| e.to_string())?;
     // Small packed leaves go back inside their lower nodes (a tiny leaf is encoded as
     // a packed leaf); dense and larger packed leaves keep the form they were saved in.
-    for upper in tree.root_mut().children_mut() {
-        for lower in upper.children_mut() {
-            lower.pack_small_leaves();
-        }
-    }
+    tree.lower_nodes_mut()
+        .for_each(|lower| lower.pack_small_leaves());
     Ok(tree)
 }
 

@@ -352,21 +352,8 @@ impl<T: Value> TinyLeaves<T> {
     }
 
     /// The slots holding a tiny leaf, ascending.
-    pub(crate) fn slots(&self) -> Box<dyn Iterator<Item = usize> + '_> {
-        match &self.slots {
-            Slots::List(list) => Box::new(list.iter().map(|&n| n as usize)),
-            Slots::Mask { mask, .. } => Box::new(mask.iter().enumerate().flat_map(|(w, &word)| {
-                let mut bits = word;
-                core::iter::from_fn(move || {
-                    if bits == 0 {
-                        return None;
-                    }
-                    let b = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    Some(w * 64 + b)
-                })
-            })),
-        }
+    pub(crate) fn slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.iter().map(|(n, _, _)| n)
     }
 
     /// Every tiny leaf in slot order: `(slot, offsets, values)`.

@@ -395,11 +395,14 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<
     /// assert_eq!(t.probe_value(Coord::new(1, 2, 3)), (1.0, true));
     /// ```
     pub fn compact(&mut self) {
-        for upper in self.root.children_mut() {
-            for lower in upper.children_mut() {
-                lower.compact();
-            }
-        }
+        self.lower_nodes_mut().for_each(|lower| lower.compact());
+    }
+
+    /// Every lower internal node, mutably (where tiny leaves live).
+    pub(crate) fn lower_nodes_mut(&mut self) -> impl Iterator<Item = &mut LowerNode<T, L1, L0, D>> {
+        self.root
+            .children_mut()
+            .flat_map(|upper| upper.children_mut())
     }
 
     /// Turns every tiny leaf into a leaf object (what code that needs `&mut
@@ -414,11 +417,8 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<
     /// assert!(t.leaves().all(|l| !l.is_tiny()));
     /// ```
     pub fn promote_tiny_leaves(&mut self) {
-        for upper in self.root.children_mut() {
-            for lower in upper.children_mut() {
-                lower.promote_tiny_leaves();
-            }
-        }
+        self.lower_nodes_mut()
+            .for_each(|lower| lower.promote_tiny_leaves());
     }
 
     /// Bytes held by the tree: its structs and every heap buffer of every node.
