@@ -93,13 +93,7 @@ impl<T: Value, const L: u32, const D: bool> Combine for LeafNode<T, L, D> {
     where
         F: FnMut(T, bool, T, bool) -> (T, bool),
     {
-        if let (Some(a), Some(b)) = (self.packed_view(), other.packed_view()) {
-            // Both packed: `f` runs on the voxels active in either leaf, and once for
-            // all the others (inactive in both, so the same inputs everywhere).
-            let (r0, on0) = f(a.inactive, false, b.inactive, false);
-            let mut scratch = [T::zeroed(); MAX_LEAF_VALUES];
-            let result = merge_packed(a, b, r0, on0, f, &mut scratch);
-            self.assign_merged(result, &scratch, &mut NoRecycling);
+        if self.merge_if_packed(other, f, &mut NoRecycling) {
             return;
         }
         let mut theirs = [T::zeroed(); MAX_LEAF_VALUES];
@@ -238,15 +232,28 @@ impl<T: Value, const L: u32, const D: bool> LeafNode<T, L, D> {
     ) where
         F: FnMut(T, bool, T, bool) -> (T, bool),
     {
-        let spare = &mut Buffers { take, give };
-        if let (Some(a), Some(b)) = (self.packed_view(), other.packed_view()) {
-            let (r0, on0) = f(a.inactive, false, b.inactive, false);
-            let mut scratch = [T::zeroed(); MAX_LEAF_VALUES];
-            let result = merge_packed(a, b, r0, on0, &mut f, &mut scratch);
-            self.assign_merged(result, &scratch, spare);
-            return;
+        if !self.merge_if_packed(other, &mut f, &mut Buffers { take, give }) {
+            self.combine_node(other, &mut f);
         }
-        self.combine_node(other, &mut f);
+    }
+
+    /// When both leaves are packed, combines them over the union of their masks
+    /// (`f` runs on the voxels active in either leaf, and once for all the others:
+    /// inactive in both, so the same inputs everywhere), taking and giving value
+    /// buffers through `spare`; returns whether it did.
+    fn merge_if_packed<F, R>(&mut self, other: &Self, f: &mut F, spare: &mut R) -> bool
+    where
+        F: FnMut(T, bool, T, bool) -> (T, bool),
+        R: Recycle<T>,
+    {
+        let (Some(a), Some(b)) = (self.packed_view(), other.packed_view()) else {
+            return false;
+        };
+        let (r0, on0) = f(a.inactive, false, b.inactive, false);
+        let mut scratch = [T::zeroed(); MAX_LEAF_VALUES];
+        let result = merge_packed(a, b, r0, on0, f, &mut scratch);
+        self.assign_merged(result, &scratch, spare);
+        true
     }
 }
 
