@@ -22,7 +22,7 @@ use crate::node::{
     aligned_chunks, approx_equal_tol, lower_median, within_tolerance, Node, ValidationError,
 };
 use crate::tile_table::TileTable;
-use crate::tiny::{TinyLeaves, TINY_DEMOTE};
+use crate::tiny::{TinyBatch, TinyLeaves, TINY_DEMOTE};
 use crate::{Coord, CoordBBox, Value};
 use std::borrow::Cow;
 
@@ -326,21 +326,30 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         }
         let slots: Vec<usize> = self.children.mask().iter_on().collect();
         let before = slots.len();
+        // The leaves found small are gathered first and merged into the tiny
+        // store at once (one pass over its arrays, not one insertion each).
+        let mut batch = TinyBatch::new();
+        let mut inactive = None;
         for n in slots {
-            let parts = self.children.get(n).and_then(|c| c.tiny_parts(TINY_DEMOTE));
-            if let Some(p) = parts {
-                if self.tiny.accepts(p.inactive) {
-                    self.children.remove(n);
-                    self.tiles.forget(n);
-                    self.tiny.insert_leaf(
-                        Mask::<LOG2>::WORD_COUNT,
-                        n,
-                        p.inactive,
-                        &p.offsets,
-                        &p.values,
-                    );
-                }
+            let Some(child) = self.children.get(n) else {
+                continue;
+            };
+            let Some(v) = child.tiny_parts(TINY_DEMOTE, &mut batch.offsets, &mut batch.values)
+            else {
+                continue;
+            };
+            let fits = self.tiny.accepts(v) && inactive.is_none_or(|i| C::Value::same_bits(i, v));
+            if !fits {
+                batch.discard_pending();
+                continue;
             }
+            inactive = Some(v);
+            batch.finish_leaf(n);
+            self.children.remove(n);
+            self.tiles.forget(n);
+        }
+        if let Some(v) = inactive {
+            self.tiny.insert_leaves(Mask::<LOG2>::WORD_COUNT, v, &batch);
         }
         if self.children.len() < before {
             self.children.shrink_to_fit();

@@ -928,23 +928,24 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> Node for LeafNode<T, LOG
         leaf
     }
 
-    fn tiny_parts(&self, max: usize) -> Option<crate::node::TinyParts<T>> {
+    fn tiny_parts(&self, max: usize, offsets: &mut Vec<u16>, values: &mut Vec<T>) -> Option<T> {
         if DENSE_ONLY {
             return None;
         }
-        let (values, inactive) = match &self.data {
-            LeafData::Packed(p) if p.values.len() <= max => (p.values.clone(), p.inactive),
+        let inactive = match &self.data {
+            LeafData::Packed(p) if p.values.len() <= max => {
+                values.extend_from_slice(&p.values);
+                p.inactive
+            }
             LeafData::Packed(_) => return None,
             LeafData::Dense(d) => {
                 let p = Self::pack_from(&d[..Self::VOXELS], &self.value_mask, max)?;
-                (p.values, p.inactive)
+                values.extend_from_slice(&p.values);
+                p.inactive
             }
         };
-        Some(crate::node::TinyParts {
-            offsets: self.value_mask.iter_on().map(|n| n as u16).collect(),
-            values,
-            inactive,
-        })
+        offsets.extend(self.value_mask.iter_on().map(|n| n as u16));
+        Some(inactive)
     }
 
     fn new_filled(origin: Coord, value: T, active: bool) -> Self {

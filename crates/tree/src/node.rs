@@ -60,14 +60,21 @@ pub trait Node: Clone + Send + Sync + Sized + 'static {
         let _ = (offsets, values);
         Self::new_filled(origin, inactive, false)
     }
-    /// The tiny-leaf form of this node — `(offsets, values, inactive)` — when it has
-    /// at most `max` active voxels and uniform inactive values (tiny leaves only).
-    #[doc(hidden)]
-    fn compact_node(&mut self) {}
     /// See the method of the same name on the concrete node types.
     #[doc(hidden)]
-    fn tiny_parts(&self, max: usize) -> Option<TinyParts<Self::Value>> {
-        let _ = max;
+    fn compact_node(&mut self) {}
+    /// The tiny-leaf form of this node when it has at most `max` active voxels and
+    /// uniform inactive values (tiny leaves only): pushes the active voxels'
+    /// offsets (ascending) and values to `offsets` and `values` and returns the
+    /// inactive value; `None` (pushing nothing) otherwise.
+    #[doc(hidden)]
+    fn tiny_parts(
+        &self,
+        max: usize,
+        offsets: &mut Vec<u16>,
+        values: &mut Vec<Self::Value>,
+    ) -> Option<Self::Value> {
+        let _ = (max, offsets, values);
         None
     }
     /// log2 of the number of slots along one axis of this node.
@@ -159,16 +166,6 @@ pub trait Node: Clone + Send + Sync + Sized + 'static {
     fn mem_usage(&self) -> usize;
     /// Checks every structural invariant of this node and its descendants.
     fn validate(&self) -> Result<(), ValidationError>;
-}
-
-/// A leaf in the tiny form (decision 0011): the active voxels' offsets (ascending)
-/// and values, and the value of every inactive voxel.
-#[doc(hidden)]
-#[derive(Clone, Debug)]
-pub struct TinyParts<T> {
-    pub offsets: Vec<u16>,
-    pub values: Vec<T>,
-    pub inactive: T,
 }
 
 /// The box of the node of side `2^total` with origin `origin`, clamped so that it never

@@ -43,6 +43,33 @@ enum Slots {
     },
 }
 
+impl Slots {
+    /// The slots `sorted` (ascending) of a node of `words` mask words, as a list
+    /// up to [`LIST_MAX`] of them, else as a mask with prefix counts.
+    fn of_sorted(words: usize, sorted: Vec<u32>) -> Self {
+        if sorted.len() <= LIST_MAX {
+            Slots::List(sorted)
+        } else {
+            Self::mask_of(words, &sorted)
+        }
+    }
+
+    /// The mask form of the ascending slots `sorted`.
+    fn mask_of(words: usize, sorted: &[u32]) -> Self {
+        let mut mask = vec![0u64; words].into_boxed_slice();
+        for &s in sorted {
+            mask[s as usize >> 6] |= 1u64 << (s & 63);
+        }
+        let mut prefix = vec![0u32; words].into_boxed_slice();
+        let mut acc = 0;
+        for (p, w) in prefix.iter_mut().zip(mask.iter()) {
+            *p = acc;
+            acc += w.count_ones();
+        }
+        Slots::Mask { mask, prefix }
+    }
+}
+
 /// The tiny leaves of one internal node (see the module documentation).
 #[derive(Clone, Debug)]
 pub(crate) struct TinyLeaves<T> {
@@ -308,20 +335,54 @@ impl<T: Value> TinyLeaves<T> {
                 }
                 list.insert(i, n as u32);
                 if list.len() > LIST_MAX {
-                    let mut mask = vec![0u64; words].into_boxed_slice();
-                    for &s in list.iter() {
-                        mask[s as usize >> 6] |= 1u64 << (s & 63);
-                    }
-                    let mut prefix = vec![0u32; words].into_boxed_slice();
-                    let mut acc = 0;
-                    for (p, w) in prefix.iter_mut().zip(mask.iter()) {
-                        *p = acc;
-                        acc += w.count_ones();
-                    }
-                    self.slots = Slots::Mask { mask, prefix };
+                    self.slots = Slots::mask_of(words, list);
                 }
             }
         }
+    }
+
+    /// Adds the tiny leaves of `batch` (none of whose slots holds one yet; their
+    /// inactive value `inactive` must be accepted) in one merge of the old and the
+    /// new leaves into arrays of the exact new size: a few allocations per node
+    /// instead of several per leaf (what [`insert_leaf`](Self::insert_leaf) costs
+    /// when bulk operations turn many leaves tiny).
+    pub(crate) fn insert_leaves(&mut self, words: usize, inactive: T, batch: &TinyBatch<T>) {
+        debug_assert!(self.accepts(inactive));
+        debug_assert!(batch.slots.windows(2).all(|p| p[0] < p[1]));
+        if batch.slots.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            self.inactive = inactive;
+        }
+        let leaves = self.len() + batch.slots.len();
+        let entries = self.offsets.len() + batch.offsets.len();
+        let mut slots = Vec::with_capacity(leaves);
+        let mut starts = Vec::with_capacity(leaves);
+        let mut offsets = Vec::with_capacity(entries);
+        let mut values = Vec::with_capacity(entries);
+        let mut old = self.iter().peekable();
+        let mut new = batch.leaves().peekable();
+        loop {
+            let old_first = match (old.peek(), new.peek()) {
+                (Some(o), Some(n)) => o.0 < n.0,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if old_first { old.next() } else { new.next() };
+            if let Some((slot, o, v)) = next {
+                debug_assert!(slot < words * 64);
+                slots.push(slot as u32);
+                starts.push(offsets.len());
+                offsets.extend_from_slice(o);
+                values.extend_from_slice(v);
+            }
+        }
+        self.slots = Slots::of_sorted(words, slots);
+        self.starts = Starts::from_starts(&starts);
+        self.offsets = offsets;
+        self.values = values;
     }
 
     /// Removes the tiny leaf at slot `n` (which must hold one), returning its entries.
@@ -574,6 +635,19 @@ impl Starts {
         }
     }
 
+    /// The starts `starts` (ascending), in exactly the memory they need.
+    fn from_starts(starts: &[usize]) -> Self {
+        let mut base = Vec::with_capacity(starts.len().div_ceil(64));
+        let mut rel = Vec::with_capacity(starts.len());
+        for (j, &s) in starts.iter().enumerate() {
+            if j.is_multiple_of(64) {
+                base.push(s as u32);
+            }
+            rel.push((s - base[j >> 6] as usize) as u16);
+        }
+        Starts { base, rel }
+    }
+
     /// Inserts a leaf starting at `s` before leaf `i`.
     fn insert(&mut self, i: usize, s: usize) {
         let tail: Vec<usize> = core::iter::once(s)
@@ -604,6 +678,56 @@ impl Starts {
             return Err("tiny start groups malformed".into());
         }
         Ok(())
+    }
+}
+
+/// Leaves on their way into a [`TinyLeaves`] store
+/// ([`TinyLeaves::insert_leaves`]): their slots (ascending) and their entries, one
+/// leaf after the other.
+#[derive(Debug)]
+pub(crate) struct TinyBatch<T> {
+    slots: Vec<u32>,
+    /// Where each leaf's entries end.
+    ends: Vec<u32>,
+    pub(crate) offsets: Vec<u16>,
+    pub(crate) values: Vec<T>,
+}
+
+impl<T: Value> TinyBatch<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            slots: Vec::new(),
+            ends: Vec::new(),
+            offsets: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Drops the entries pushed since the last leaf.
+    pub(crate) fn discard_pending(&mut self) {
+        let end = self.ends.last().map_or(0, |&e| e as usize);
+        self.offsets.truncate(end);
+        self.values.truncate(end);
+    }
+
+    /// Ends a leaf at slot `n` (above every earlier one) whose entries are those
+    /// pushed since the last leaf.
+    pub(crate) fn finish_leaf(&mut self, n: usize) {
+        debug_assert!(self.slots.last().is_none_or(|&s| (s as usize) < n));
+        self.slots.push(n as u32);
+        self.ends.push(self.offsets.len() as u32);
+    }
+
+    /// The leaves as `(slot, offsets, values)`, ascending.
+    fn leaves(&self) -> impl Iterator<Item = (usize, &[u16], &[T])> + '_ {
+        let starts = core::iter::once(0).chain(self.ends.iter().map(|&e| e as usize));
+        self.slots
+            .iter()
+            .zip(starts.zip(self.ends.iter()))
+            .map(|(&n, (a, &b))| {
+                let r = a..b as usize;
+                (n as usize, &self.offsets[r.clone()], &self.values[r])
+            })
     }
 }
 
@@ -669,6 +793,61 @@ mod tests {
             t.check(64, 512).unwrap();
         }
         assert!(t.is_empty() && t.heap_bytes() == 0);
+    }
+
+    /// A batch merged into a store equals the same leaves inserted one by one,
+    /// whether the store is empty, holds a list or a mask, and when the merge
+    /// crosses from list to mask.
+    #[test]
+    fn batch_insert_equals_one_by_one() {
+        let leaf = |n: usize| -> (Vec<u16>, Vec<f32>) {
+            let k = n % 5;
+            (
+                (0..k)
+                    .map(|j| (j * 97 + n) as u16 % 512)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+                (0..k).map(|j| (n * 10 + j) as f32).collect(),
+            )
+        };
+        for (before, added) in [(0usize, 7usize), (5, 3), (100, 60), (200, 300), (0, 1)] {
+            let old: Vec<usize> = (0..before).map(|i| (i * 37) % 4096).collect();
+            let mut new: Vec<usize> = (0..4096)
+                .map(|i| (i * 11 + 5) % 4096)
+                .filter(|n| !old.contains(n))
+                .take(added)
+                .collect();
+            new.sort_unstable();
+            let (mut one, mut merged) = (TinyLeaves::<f32>::new(), TinyLeaves::<f32>::new());
+            for &n in &old {
+                let (o, v) = leaf(n);
+                one.insert_leaf(64, n, 0.5, &o, &v);
+                merged.insert_leaf(64, n, 0.5, &o, &v);
+            }
+            let mut batch = TinyBatch::new();
+            for &n in &new {
+                let (o, v) = leaf(n);
+                one.insert_leaf(64, n, 0.5, &o, &v);
+                batch.offsets.extend_from_slice(&o);
+                batch.values.extend_from_slice(&v);
+                batch.finish_leaf(n);
+            }
+            merged.insert_leaves(64, 0.5, &batch);
+            merged.check(64, 512).unwrap();
+            let all = |t: &TinyLeaves<f32>| {
+                t.iter()
+                    .map(|(n, o, v)| (n, o.to_vec(), v.to_vec()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(all(&merged), all(&one), "{before} + {added}");
+            assert_eq!(merged.len(), before + added);
+            assert_eq!(
+                matches!(merged.slots, Slots::Mask { .. }),
+                before + added > LIST_MAX
+            );
+            assert_eq!(merged.inactive(), 0.5);
+        }
     }
 
     #[test]
