@@ -21,11 +21,36 @@
 //!
 //! and then reads [`live_bytes`] before and after building a structure.
 //! [`is_installed`] tells whether that was done (otherwise the counters stay 0).
+//!
+//! The allocator underneath is the system one (glibc's `malloc` on Linux), or
+//! mimalloc with the crate's `mimalloc` feature ([`INNER_NAME`] says which).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-/// Wraps [`System`] and counts the bytes currently allocated through it.
+#[cfg(not(feature = "mimalloc"))]
+use std::alloc::System as Inner;
+
+#[cfg(feature = "mimalloc")]
+use mimalloc::MiMalloc as Inner;
+
+/// The allocator [`CountingAlloc`] forwards to.
+const INNER: Inner = Inner;
+
+/// The name of the allocator [`CountingAlloc`] forwards to: `"system"` or
+/// `"mimalloc"` (the `mimalloc` feature).
+///
+/// ```
+/// assert!(["system", "mimalloc"].contains(&sparsevdb_bench::alloc::INNER_NAME));
+/// ```
+pub const INNER_NAME: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else {
+    "system"
+};
+
+/// Wraps the system allocator (or mimalloc, see the module docs) and counts the
+/// bytes currently allocated through it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CountingAlloc;
 
@@ -37,13 +62,13 @@ fn added(size: usize) {
     PEAK.fetch_max(now, Relaxed);
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so
-// `System`'s guarantees carry over; the counters are plain atomics and never affect
+// SAFETY: every method forwards to `INNER` with the caller's arguments unchanged, so
+// `INNER`'s guarantees carry over; the counters are plain atomics and never affect
 // the pointers returned.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { INNER.alloc(layout) };
         if !p.is_null() {
             added(layout.size());
         }
@@ -52,7 +77,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { INNER.alloc_zeroed(layout) };
         if !p.is_null() {
             added(layout.size());
         }
@@ -60,14 +85,14 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. `System`.
-        unsafe { System.dealloc(ptr, layout) };
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. `INNER`.
+        unsafe { INNER.dealloc(ptr, layout) };
         LIVE.fetch_sub(layout.size(), Relaxed);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged; `ptr` came from `System` with `layout`.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        // SAFETY: forwarded unchanged; `ptr` came from `INNER` with `layout`.
+        let p = unsafe { INNER.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             added(new_size);
             LIVE.fetch_sub(layout.size(), Relaxed);

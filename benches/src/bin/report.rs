@@ -416,6 +416,11 @@ fn header(
     );
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| machine | {}, {cores} cores |", cpu_model());
+    let _ = writeln!(
+        out,
+        "| allocator | {} (counted; the `mimalloc` feature switches to mimalloc) |",
+        alloc::INNER_NAME
+    );
     let mode = if timing.is_standard() {
         "standard".to_owned()
     } else {
