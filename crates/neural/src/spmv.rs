@@ -10,7 +10,12 @@
 //! starting mid-node does not step over the tiny leaves of the tensors
 //! before it), each slot mapped to its tile arithmetically, and the node's leaf
 //! objects and active tiles in the tensor's slot range merged in at their
-//! slots. Other tensors' tiles are visited in row-major tile order and their
+//! slots. Consecutive tiny leaves in full tiles are multiplied as one flat
+//! run over the node's entry arrays (`FlatRun`): a loop per leaf of ~5
+//! values mispredicts its exit about once per leaf. Over a whole MiniLM pass
+//! at 99 % sparsity (every matrix once) that made the grid's SpMV ≈ 15 %
+//! faster. When one matrix is repeated back to back, the branch predictor
+//! learns the leaf sizes and both forms are within 5 %. Other tensors' tiles are visited in row-major tile order and their
 //! leaves found by a `BlockWalker` that keeps the current lower internal
 //! node, so a leaf costs one child lookup, not a root → upper → lower walk.
 //! Either way the tiles are visited in row-major tile order. The kernels are
@@ -229,6 +234,7 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
     let (rows, cols) = (geom.rows, geom.cols);
     let (full_ti, full_tj) = (rows / tr, cols / tc);
     let mut offsets = [0u16; OFFSETS];
+    let mut run = FlatRun::new();
     let tile_at = |ti: usize, tj: usize, leaf: Coord| {
         let (row0, col0) = (ti * tr, tj * tc);
         let (rows_in, cols_in) = (tr.min(rows - row0), tc.min(cols - col0));
@@ -268,49 +274,133 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
             block_product::<LC, TRANSPOSE>(&tile, block, x, y, offsets);
         };
         let mut cur = TileCursor::new(k_lo, n_tj);
-        for (s, offs, vals) in lower.tiny_leaves_in(lo..hi) {
-            while next_other < s {
-                other(next_other, y, &mut offsets);
-                next_other = others.next_slot();
+        let mut leaves = lower.tiny_leaves_in(lo..hi);
+        let (offs, vals) = leaves.entries();
+        run.clear();
+        while let Some((s, r)) = leaves.next_range() {
+            if next_other < s {
+                run.flush::<LC, TRANSPOSE>(offs, vals, x, y);
+                while next_other < s {
+                    other(next_other, y, &mut offsets);
+                    next_other = others.next_slot();
+                }
             }
             cur.seek(k_lo + (s - lo));
             let (row0, col0) = (cur.ti * tr, cur.tj * tc);
-            if cur.ti < full_ti && cur.tj < full_tj {
-                // n < 512, so n >> LC < tr and n & tcm < tc: no bounds checks.
-                if TRANSPOSE {
-                    let (xs, ys) = (&x[row0..row0 + tr], &mut y[col0..col0 + tc]);
-                    for (&n, &w) in offs.iter().zip(vals) {
-                        let n = usize::from(n) & 511;
-                        ys[n & tcm] += w * xs[n >> LC];
-                    }
-                } else {
-                    let (xs, ys) = (&x[col0..col0 + tc], &mut y[row0..row0 + tr]);
-                    for (&n, &w) in offs.iter().zip(vals) {
-                        let n = usize::from(n) & 511;
-                        ys[n >> LC] += w * xs[n & tcm];
-                    }
-                }
-            } else {
-                // An edge tile: skip padding voxels.
-                let (rows_in, cols_in) = (tr.min(rows - row0), tc.min(cols - col0));
-                for (&n, &w) in offs.iter().zip(vals) {
-                    let n = usize::from(n) & 511;
-                    let (i, j) = (n >> LC, n & tcm);
-                    if i < rows_in && j < cols_in {
-                        if TRANSPOSE {
-                            y[col0 + j] += w * x[row0 + i];
-                        } else {
-                            y[row0 + i] += w * x[col0 + j];
-                        }
+            let full = cur.ti < full_ti && cur.tj < full_tj;
+            if full && run.push(r.clone(), row0, col0) {
+                continue;
+            }
+            run.flush::<LC, TRANSPOSE>(offs, vals, x, y);
+            if full && run.push(r.clone(), row0, col0) {
+                continue;
+            }
+            // An edge tile (skip padding voxels), or a leaf longer than a run
+            // takes.
+            let (rows_in, cols_in) = (tr.min(rows - row0), tc.min(cols - col0));
+            for (&n, &w) in offs[r.clone()].iter().zip(&vals[r]) {
+                let n = usize::from(n) & 511;
+                let (i, j) = (n >> LC, n & tcm);
+                if i < rows_in && j < cols_in {
+                    if TRANSPOSE {
+                        y[col0 + j] += w * x[row0 + i];
+                    } else {
+                        y[row0 + i] += w * x[col0 + j];
                     }
                 }
             }
         }
+        run.flush::<LC, TRANSPOSE>(offs, vals, x, y);
         while next_other < hi {
             other(next_other, y, &mut offsets);
             next_other = others.next_slot();
         }
     })
+}
+
+/// Entries of consecutive tiny leaves in full tiles, multiplied in one loop
+/// over the node's entry arrays instead of a loop per leaf: a tiny leaf holds
+/// about 5 values, so a loop per leaf mispredicts its exit about once per leaf,
+/// which costs more than its products. Each leaf writes its tile's first row
+/// and column over the next [`LEAF_SPAN`] places of `bases` (unconditionally,
+/// so no branch on its length); the next leaf, starting where this one ends,
+/// overwrites the surplus.
+struct FlatRun {
+    /// The run's entries: `from..to` of the node's entry arrays.
+    from: usize,
+    to: usize,
+    /// `[row0, col0]` of the tile of entry `from + k`.
+    bases: [[u32; 2]; RUN_ENTRIES + LEAF_SPAN],
+}
+
+/// Entries a [`FlatRun`] gathers before it multiplies them (few in tests, so
+/// that they cross run boundaries often).
+const RUN_ENTRIES: usize = if cfg!(test) { 24 } else { 512 };
+
+/// Places a leaf writes in [`FlatRun::bases`]: the most entries a tiny leaf
+/// has (a longer one is multiplied on its own).
+const LEAF_SPAN: usize = 16;
+
+impl FlatRun {
+    fn new() -> Self {
+        Self {
+            from: 0,
+            to: 0,
+            bases: [[0; 2]; RUN_ENTRIES + LEAF_SPAN],
+        }
+    }
+
+    fn clear(&mut self) {
+        self.from = 0;
+        self.to = 0;
+    }
+
+    /// Adds the leaf with entries `r` in the tile at `(row0, col0)`; `false`
+    /// (adding nothing) when it does not follow the run's last leaf or the run
+    /// is full: flush and take it some other way.
+    #[inline(always)]
+    fn push(&mut self, r: core::ops::Range<usize>, row0: usize, col0: usize) -> bool {
+        if self.from == self.to {
+            self.from = r.start;
+            self.to = r.start;
+        }
+        let k = r.start.wrapping_sub(self.from);
+        if r.start != self.to || r.end - self.from > RUN_ENTRIES || r.len() > LEAF_SPAN {
+            return false;
+        }
+        self.bases[k..k + LEAF_SPAN].fill([row0 as u32, col0 as u32]);
+        self.to = r.end;
+        true
+    }
+
+    /// Multiplies the gathered entries (`offs`, `vals`: the node's entry
+    /// arrays) and empties the run.
+    #[inline(always)]
+    fn flush<const LC: u32, const TRANSPOSE: bool>(
+        &mut self,
+        offs: &[u16],
+        vals: &[f32],
+        x: &[f32],
+        y: &mut [f32],
+    ) {
+        let tcm = (1usize << LC) - 1;
+        let (from, to) = (self.from, self.to);
+        let n = to - from;
+        for ((&o, &w), &[row0, col0]) in offs[from..to]
+            .iter()
+            .zip(&vals[from..to])
+            .zip(&self.bases[..n])
+        {
+            let o = usize::from(o) & 511;
+            let (i, j) = (row0 as usize + (o >> LC), col0 as usize + (o & tcm));
+            if TRANSPOSE {
+                y[j] += w * x[i];
+            } else {
+                y[i] += w * x[j];
+            }
+        }
+        self.from = to;
+    }
 }
 
 /// `y += W·x` (or `Wᵀ·x`) for one tile held by `block`. Inside a tile

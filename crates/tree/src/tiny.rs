@@ -552,12 +552,33 @@ pub struct TinyLeafIter<'a, T> {
     bits: u64,
 }
 
-impl<'a, T: Value> Iterator for TinyLeafIter<'a, T> {
-    type Item = (usize, &'a [u16], &'a [T]);
+impl<'a, T: Value> TinyLeafIter<'a, T> {
+    /// The offsets and values of every tiny leaf of the node, in slot order and,
+    /// within a leaf, in offset order: the arrays that
+    /// [`next_range`](Self::next_range) indexes into. Kernels that want no branch
+    /// per leaf walk these arrays in one loop.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// n.set_value_on(Coord::new(9, 0, 0), 2.0); // slot 256, offset 64
+    /// n.set_value_on(Coord::new(0, 0, 1), 1.0); // slot 0, offset 1
+    /// n.set_value_on(Coord::new(0, 0, 3), 3.0);
+    /// let mut leaves = n.tiny_leaves_in(1..4096);
+    /// assert_eq!(leaves.entries(), (&[1u16, 3, 64][..], &[1.0f32, 3.0, 2.0][..]));
+    /// assert_eq!(leaves.next_range(), Some((256, 2..3)));
+    /// assert_eq!(leaves.next_range(), None);
+    /// ```
+    pub fn entries(&self) -> (&'a [u16], &'a [T]) {
+        (&self.store.offsets, &self.store.values)
+    }
 
-    // Always inlined: SpMV and reductions call it once per tiny leaf (~5 values).
+    /// The next tiny leaf as its slot and the range of its entries in
+    /// [`entries`](Self::entries) (what [`next`](Iterator::next) returns as
+    /// slices).
     #[inline(always)]
-    fn next(&mut self) -> Option<Self::Item> {
+    pub fn next_range(&mut self) -> Option<(usize, core::ops::Range<usize>)> {
         if self.i >= self.end {
             return None;
         }
@@ -576,6 +597,18 @@ impl<'a, T: Value> Iterator for TinyLeafIter<'a, T> {
         };
         let r = store.range(self.i);
         self.i += 1;
+        Some((slot, r))
+    }
+}
+
+impl<'a, T: Value> Iterator for TinyLeafIter<'a, T> {
+    type Item = (usize, &'a [u16], &'a [T]);
+
+    // Always inlined: SpMV and reductions call it once per tiny leaf (~5 values).
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        let (slot, r) = self.next_range()?;
+        let store = self.store;
         Some((slot, &store.offsets[r.clone()], &store.values[r]))
     }
 
