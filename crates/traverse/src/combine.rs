@@ -523,11 +523,12 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
     other: Other<'_, LowerNode<T, L1, L0>, T>,
     op: &Op,
 ) {
-    // Tiny leaves (decision 0011) take part as leaf objects; small leaves go back to
-    // tiny at the end, as in the tree's serial combination.
-    lower.promote_tiny_leaves();
+    // Tiny leaves (decision 0011) against tiny leaves and tiles are combined in the
+    // node (`combine_tiny`); elsewhere they take part as leaf objects. Small leaves go
+    // back to tiny at the end, as in the tree's serial combination.
     match other {
         Other::Tile(bv, bon) => {
+            lower.promote_tiny_leaves();
             for n in 0..LowerNode::<T, L1, L0>::NUM_VALUES {
                 match lower.child_mut(n) {
                     Some(leaf) => op.leaf_tile(leaf, bv, bon),
@@ -540,6 +541,7 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
             }
         }
         Other::Node(theirs) => {
+            let done = lower.combine_tiny(theirs, &mut |a, ao, b, bo| op.tile(a, ao, b, bo));
             let mut spare = Spare::new();
             // `theirs`'s tiny leaves one at a time as leaf objects (a copy of the whole
             // node with its tiny leaves promoted would copy every leaf).
@@ -551,6 +553,9 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
                 m
             });
             for n in 0..LowerNode::<T, L1, L0>::NUM_VALUES {
+                if done.is_on(n) {
+                    continue;
+                }
                 let tiny;
                 let b_child = match theirs.child(n) {
                     Some(c) => Some(c),

@@ -17,6 +17,7 @@ use crate::leaf::{LeafNode, PackedView, MAX_LEAF_VALUES};
 use crate::mask::Mask;
 use crate::node::Node;
 use crate::root::{RootNode, RootSlot};
+use crate::tiny::{TinyBatch, TINY_MAX};
 use crate::{Coord, Tree, Value};
 
 /// The per-level operations of combination, implemented for [`LeafNode`] and, over any
@@ -524,14 +525,19 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
     where
         F: FnMut(C::Value, bool, C::Value, bool) -> (C::Value, bool),
     {
-        self.promote_tiny_leaves();
-        // `other`'s tiny leaves take part as leaf objects, built one at a time (a copy
-        // of `other` with its tiny leaves promoted would copy every child).
+        // Tiny leaves against tiny leaves and tiles stay tiny where they can
+        // (`combine_tiny`); `other`'s tiny leaves facing leaf objects here take part
+        // as leaf objects, built one at a time (a copy of `other` with its tiny leaves
+        // promoted would copy every child).
+        let done = self.combine_tiny(other, f);
         let their_tiny = other_tiny_slots(other);
         // Tile results go to a scratch copy of the table, stored back at the end in one
         // piece (so that a uniform table stays uniform when most results agree).
         let mut values = self.tiles.to_vec();
         for (n, value) in values.iter_mut().enumerate() {
+            if done.is_on(n) {
+                continue;
+            }
             let tiny;
             let theirs = match other.children.get(n) {
                 Some(c) => Some(c),
@@ -667,6 +673,220 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         debug_assert!(self.children.get(n).is_none() && !self.is_tiny(n));
         (self.tiles.get(n), self.value_mask.is_on(n))
     }
+}
+
+/// What one side of a combination holds at a slot where the other side's leaf is
+/// tiny: a tiny leaf (its entries and the store's inactive value) or a tile.
+#[derive(Clone, Copy)]
+enum TinySide<'a, T> {
+    Tiny(&'a [u16], &'a [T], T),
+    Tile(T, bool),
+}
+
+impl<'a, T: Value> TinySide<'a, T> {
+    /// The entries listed (none for a tile).
+    fn entries(self) -> (&'a [u16], &'a [T]) {
+        match self {
+            TinySide::Tiny(o, v, _) => (o, v),
+            TinySide::Tile(..) => (&[], &[]),
+        }
+    }
+
+    /// `(value, active)` of the voxels not listed.
+    fn rest(self) -> (T, bool) {
+        match self {
+            TinySide::Tiny(_, _, inactive) => (inactive, false),
+            TinySide::Tile(v, on) => (v, on),
+        }
+    }
+}
+
+impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
+    /// The tiny half of a combination with `other`, slot by slot, voxel by voxel with
+    /// `f(a, a_on, b, b_on)`, without turning tiny leaves into leaf objects (decision
+    /// 0011): every slot where this node holds a tiny leaf and `other` a tiny leaf or
+    /// a tile, and every slot where this node holds a tile and `other` a tiny leaf.
+    /// The voxels listed on either side get `f` each; all the others get it once
+    /// (they have the same inputs). The result is a tiny leaf when it can be one (no
+    /// more active voxels than a tiny leaf holds, every inactive voxel holding the
+    /// inactive value this node's tiny leaves share), else a leaf object. A tiny leaf
+    /// facing a leaf object is turned into a leaf object and left to the caller.
+    /// Returns the slots combined here: the caller's walk over the slots skips them.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let (mut a, mut b) = (
+    ///     Lower::new_filled(Coord::new(0, 0, 0), 0.0, false),
+    ///     Lower::new_filled(Coord::new(0, 0, 0), 0.0, false),
+    /// );
+    /// a.set_value_on(Coord::new(1, 0, 0), 1.0);
+    /// b.set_value_on(Coord::new(1, 0, 0), 2.0);
+    /// b.set_value_on(Coord::new(9, 0, 0), 3.0);
+    /// let done = a.combine_tiny(&b, &mut |x, xo, y, yo| (x + y, xo || yo));
+    /// assert_eq!(done.count_on(), 2);
+    /// assert_eq!(a.tiny_leaf_count(), 2);
+    /// assert_eq!(a.probe_value(Coord::new(1, 0, 0)), (3.0, true));
+    /// assert_eq!(a.probe_value(Coord::new(9, 0, 0)), (3.0, true));
+    /// ```
+    pub fn combine_tiny<F>(&mut self, other: &Self, f: &mut F) -> Mask<LOG2>
+    where
+        F: FnMut(C::Value, bool, C::Value, bool) -> (C::Value, bool),
+    {
+        let mut done = Mask::new(false);
+        if !C::TINY || (self.tiny.is_empty() && other.tiny.is_empty()) {
+            return done;
+        }
+        // A tiny leaf facing a leaf object takes part as a leaf object.
+        let facing_objects: Vec<usize> = self
+            .tiny
+            .slots()
+            .filter(|&n| other.children.get(n).is_some())
+            .collect();
+        for n in facing_objects {
+            self.promote_tiny(n);
+        }
+        let mine = core::mem::take(&mut self.tiny);
+        let mut batch = TinyBatch::new();
+        let mut inactive: Option<C::Value> = None;
+        let mut a_iter = mine.iter().peekable();
+        let mut b_iter = other.tiny.iter().peekable();
+        loop {
+            let (a_slot, b_slot) = (a_iter.peek().map(|l| l.0), b_iter.peek().map(|l| l.0));
+            let n = match (a_slot, b_slot) {
+                (Some(x), Some(y)) => x.min(y),
+                (Some(x), None) => x,
+                (None, Some(y)) => y,
+                (None, None) => break,
+            };
+            let a = match a_iter.next_if(|l| l.0 == n) {
+                Some((_, o, v)) => TinySide::Tiny(o, v, mine.inactive()),
+                // A leaf object here facing a tiny leaf there: the caller's.
+                None if self.children.get(n).is_some() => {
+                    b_iter.next();
+                    continue;
+                }
+                None => TinySide::Tile(self.tiles.get(n), self.value_mask.is_on(n)),
+            };
+            let b = match b_iter.next_if(|l| l.0 == n) {
+                Some((_, o, v)) => TinySide::Tiny(o, v, other.tiny.inactive()),
+                None => TinySide::Tile(other.tiles.get(n), other.value_mask.is_on(n)),
+            };
+            done.set_on(n);
+            let merged = merge_tiny_sides(a, b, f);
+            let fits = !merged.rest.1
+                && merged.off_values_are(merged.rest.0)
+                && merged.active_count() <= TINY_MAX
+                && inactive.is_none_or(|v| C::Value::same_bits(v, merged.rest.0));
+            if fits {
+                inactive = Some(merged.rest.0);
+                for k in 0..merged.len {
+                    if merged.on[k] {
+                        batch.offsets.push(merged.offsets[k]);
+                        batch.values.push(merged.values[k]);
+                    }
+                }
+                batch.finish_leaf(n);
+                self.value_mask.set_off(n);
+                self.tiles.forget(n);
+            } else {
+                let origin = self.offset_to_global(n);
+                let mut leaf = C::new_filled(origin, merged.rest.0, merged.rest.1);
+                for k in 0..merged.len {
+                    let c = voxel_in(origin, C::LOG2DIM, usize::from(merged.offsets[k]));
+                    if merged.on[k] {
+                        leaf.set_value_on(c, merged.values[k]);
+                    } else {
+                        leaf.set_value_off(c, merged.values[k]);
+                    }
+                }
+                self.set_child(n, Box::new(leaf));
+            }
+        }
+        if let Some(v) = inactive {
+            self.tiny.insert_leaves(Mask::<LOG2>::WORD_COUNT, v, &batch);
+        }
+        done
+    }
+}
+
+/// The voxel at offset `o` of a node of side `2^log2` with origin `origin`.
+fn voxel_in(origin: Coord, log2: u32, o: usize) -> Coord {
+    let m = (1usize << log2) - 1;
+    Coord::new(
+        origin.x + ((o >> (2 * log2)) as i32),
+        origin.y + (((o >> log2) & m) as i32),
+        origin.z + ((o & m) as i32),
+    )
+}
+
+/// A tiny-leaf combination's result: the voxels listed on either side (ascending,
+/// at most two tiny leaves' worth) with their `(value, active)`, and the
+/// `(value, active)` of every other voxel.
+struct MergedTiny<T> {
+    offsets: [u16; 2 * TINY_MAX],
+    values: [T; 2 * TINY_MAX],
+    on: [bool; 2 * TINY_MAX],
+    len: usize,
+    rest: (T, bool),
+}
+
+impl<T: Value> MergedTiny<T> {
+    fn active_count(&self) -> usize {
+        self.on[..self.len].iter().filter(|&&on| on).count()
+    }
+
+    /// Whether every listed inactive voxel holds `v`.
+    fn off_values_are(&self, v: T) -> bool {
+        (0..self.len).all(|k| self.on[k] || T::same_bits(self.values[k], v))
+    }
+}
+
+/// `f` once over the voxels listed by neither `a` nor `b`, then over the listed
+/// ones (a merge of their sorted offsets).
+fn merge_tiny_sides<T: Value, F>(a: TinySide<'_, T>, b: TinySide<'_, T>, f: &mut F) -> MergedTiny<T>
+where
+    F: FnMut(T, bool, T, bool) -> (T, bool),
+{
+    let ((ao, av), (bo, bv)) = (a.entries(), b.entries());
+    let ((a_rest, a_rest_on), (b_rest, b_rest_on)) = (a.rest(), b.rest());
+    let mut m = MergedTiny {
+        offsets: [0; 2 * TINY_MAX],
+        values: [T::zeroed(); 2 * TINY_MAX],
+        on: [false; 2 * TINY_MAX],
+        len: 0,
+        // Once for the voxels listed on neither side, first (as the packed merge).
+        rest: f(a_rest, a_rest_on, b_rest, b_rest_on),
+    };
+    let (mut i, mut j) = (0, 0);
+    while (i < ao.len() || j < bo.len()) && m.len < 2 * TINY_MAX {
+        let (o, x, y) = match (ao.get(i), bo.get(j)) {
+            (Some(&p), Some(&q)) if p == q => {
+                i += 1;
+                j += 1;
+                (p, (av[i - 1], true), (bv[j - 1], true))
+            }
+            (Some(&p), Some(&q)) if p < q => {
+                i += 1;
+                (p, (av[i - 1], true), (b_rest, b_rest_on))
+            }
+            (Some(&p), None) => {
+                i += 1;
+                (p, (av[i - 1], true), (b_rest, b_rest_on))
+            }
+            (_, Some(&q)) => {
+                j += 1;
+                (q, (a_rest, a_rest_on), (bv[j - 1], true))
+            }
+            (None, None) => break,
+        };
+        let (r, on) = f(x.0, x.1, y.0, y.1);
+        m.offsets[m.len] = o;
+        m.values[m.len] = r;
+        m.on[m.len] = on;
+        m.len += 1;
+    }
+    m
 }
 
 /// OpenVDB's tile/child case: the B child is combined with A's tile through a
@@ -1317,6 +1537,80 @@ mod tests {
         assert_eq!(on.on_voxel_count(), Lower::NUM_VOXELS);
         assert!(on.child_mask().is_on(0), "children stay children");
         on.validate().unwrap();
+    }
+
+    /// `combine_tiny` on every kind of slot pair, checked voxel by voxel against
+    /// `f` applied to what both nodes held before, with the form each result takes.
+    #[test]
+    fn combine_tiny_every_slot_pair() {
+        let leaf = |n: usize| Lower::new_filled(c(0, 0, 0), 0.0, false).offset_to_global(n);
+        let at = |n: usize, o: i32| {
+            let l = leaf(n);
+            c(l.x + o / 64, l.y + (o / 8) % 8, l.z + o % 8)
+        };
+        // Different inactive values on the two sides: a voxel listed on one side
+        // meets the other side's inactive value.
+        let mut a = Lower::new_filled(c(0, 0, 0), 0.0, false);
+        let mut b = Lower::new_filled(c(0, 0, 0), 100.0, false);
+        // Slot 0: tiny × tiny, the union fits (3 voxels).
+        a.set_value_on(at(0, 1), 1.0);
+        b.set_value_on(at(0, 1), 2.0);
+        b.set_value_on(at(0, 5), 3.0);
+        // Slot 1: tiny × tiny, the union outgrows a tiny leaf (10 + 10 voxels).
+        for o in 0..10 {
+            a.set_value_on(at(1, o), 1.0 + o as f32);
+            b.set_value_on(at(1, 30 + o), 2.0 + o as f32);
+        }
+        // Slot 2: tiny × inactive tile holding another value (it changes the
+        // inactive voxels: no longer the value the tiny leaves share).
+        a.set_value_on(at(2, 3), 4.0);
+        b.set_tile(2, 7.0, false);
+        // Slot 3: tile × tiny.
+        b.set_value_on(at(3, 9), 5.0);
+        // Slot 4: tiny × leaf object (promoted: the caller's).
+        a.set_value_on(at(4, 2), 6.0);
+        for o in 0..20 {
+            b.set_value_on(at(4, o), 0.5);
+        }
+        // Slot 5: leaf object × tiny (the caller's).
+        for o in 0..20 {
+            a.set_value_on(at(5, o), 0.25);
+        }
+        b.set_value_on(at(5, 40), 8.0);
+        // Slot 6: tiny × active tile (every voxel active: a leaf object).
+        a.set_value_on(at(6, 0), 9.0);
+        b.set_tile(6, 1.0, true);
+        assert!(a.is_tiny(0) && b.is_tiny(0) && a.is_tiny(1) && !b.is_tiny(4) && !a.is_tiny(5));
+        let before = a.clone();
+        let f = |x: f32, xo: bool, y: f32, yo: bool| (x + y, xo || yo);
+        let done = a.combine_tiny(&b, &mut |x, xo, y, yo| f(x, xo, y, yo));
+        assert_eq!(done.iter_on().collect::<Vec<_>>(), [0, 1, 2, 3, 6]);
+        for n in [0, 1, 2, 3, 6] {
+            for o in 0..512 {
+                let v = at(n, o);
+                let (x, xo) = before.probe_value(v);
+                let (y, yo) = b.probe_value(v);
+                assert_eq!(a.probe_value(v), f(x, xo, y, yo), "slot {n} offset {o}");
+            }
+        }
+        assert!(a.is_tiny(0) && a.is_tiny(3), "small results stay tiny");
+        assert!(
+            !a.is_tiny(1) && a.child(1).is_some(),
+            "20 active voxels: an object"
+        );
+        assert!(
+            !a.is_tiny(2) && a.child(2).is_some(),
+            "another inactive value: an object"
+        );
+        assert!(a.child(6).is_some_and(|l| l.value_mask().is_all_on()));
+        assert!(a.child(4).is_some(), "facing a leaf object: promoted");
+        assert_eq!(
+            a.probe_value(at(4, 2)),
+            (6.0, true),
+            "and left to the caller"
+        );
+        assert_eq!(a.probe_value(at(5, 0)), (0.25, true));
+        a.validate().unwrap();
     }
 
     #[test]
