@@ -145,6 +145,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
             let origin = self.offset_to_global(n);
             let child = C::new_filled(origin, self.tiles.get(n), self.value_mask.is_on(n));
             self.set_child(n, Box::new(child));
+            self.trim_previous_along_x(n);
         }
         self.children.get_mut(n).expect("child just ensured")
     }
@@ -244,6 +245,21 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         C::TINY && self.tiny.contains(n)
     }
 
+    /// A leaf object was just created in slot `n` of a lower node: the leaf before it
+    /// along x (one x step back, same y and z) drops the spare capacity writes grew
+    /// in it. Written in x-major order (x outermost, as the `sphere` workload and most
+    /// scans of a grid are), that leaf is complete; in any other order it regrows,
+    /// and the cost is bounded by one trim per leaf creation.
+    #[inline]
+    fn trim_previous_along_x(&mut self, n: usize) {
+        let x_step = 1usize << (2 * LOG2);
+        if C::TINY && n >= x_step {
+            if let Some(previous) = self.children.get_mut(n - x_step) {
+                previous.trim_spare();
+            }
+        }
+    }
+
     /// Turns the tiny leaf in slot `n` into a child node and returns it.
     pub(crate) fn promote_tiny(&mut self, n: usize) -> &mut C {
         self.tiny_promoted = self.tiny_promoted.saturating_add(1);
@@ -251,6 +267,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         let (offsets, values) = self.tiny.take(n);
         let child = C::from_tiny(self.offset_to_global(n), &offsets, &values, inactive);
         self.set_child(n, Box::new(child));
+        self.trim_previous_along_x(n);
         self.children.get_mut(n).expect("child just inserted")
     }
 

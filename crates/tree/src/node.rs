@@ -64,6 +64,10 @@ pub trait Node: Clone + Send + Sync + Sized + 'static {
     /// at most `max` active voxels and uniform inactive values (tiny leaves only).
     #[doc(hidden)]
     fn compact_node(&mut self) {}
+    /// Drops the spare capacity writes grew in this node's value storage (a packed
+    /// leaf's buffer) when it exceeds a few values; values and states are unchanged.
+    #[doc(hidden)]
+    fn trim_spare(&mut self) {}
     /// See the method of the same name on the concrete node types.
     #[doc(hidden)]
     fn tiny_parts(&self, max: usize) -> Option<TinyParts<Self::Value>> {

@@ -298,3 +298,50 @@ fn leaf_memory_is_the_form_size() {
     assert!(!leaf.is_dense());
     assert!(leaf.mem_usage() < core::mem::size_of_val(leaf) + 64);
 }
+
+/// Bytes of the leaf object at `origin`.
+fn leaf_bytes(t: &Tree<f32>, origin: Coord) -> usize {
+    t.leaves()
+        .find(|l| l.origin() == origin)
+        .and_then(|l| l.as_node())
+        .expect("a leaf object there")
+        .mem_usage()
+}
+
+#[test]
+fn the_next_leaf_along_x_trims_the_previous_one() {
+    let mut t = Tree::<f32>::new(0.0);
+    let header = core::mem::size_of::<sparsevdb_tree::LeafNode<f32>>();
+    let (a, b) = (Coord::new(0, 0, 0), Coord::new(8, 0, 0));
+    // 20 voxels in offset order: a tiny leaf promoted at the 17th, whose buffer then
+    // grows for a leaf expected to fill up.
+    {
+        let mut acc = t.accessor_mut();
+        for i in 0..20 {
+            acc.set_value(Coord::new(0, i / 8, i % 8), i as f32);
+        }
+    }
+    let grown = leaf_bytes(&t, a);
+    assert!(grown > header + 20 * 4, "{grown} bytes");
+    // The leaf after it along x becomes an object: the first one is complete in
+    // x-major order and drops its spare capacity.
+    {
+        let mut acc = t.accessor_mut();
+        for i in 0..17 {
+            acc.set_value(Coord::new(8, i / 8, i % 8), 1.0);
+        }
+    }
+    assert_eq!(leaf_bytes(&t, a), header + 20 * 4);
+    assert!(
+        leaf_bytes(&t, b) > header + 17 * 4,
+        "the new leaf keeps its room"
+    );
+    t.validate().expect("valid tree");
+    for i in 0..20 {
+        assert_eq!(t.probe_value(Coord::new(0, i / 8, i % 8)), (i as f32, true));
+    }
+    // A write to the trimmed leaf grows it again.
+    t.set_value(Coord::new(7, 7, 7), 5.0);
+    assert_eq!(t.probe_value(Coord::new(7, 7, 7)), (5.0, true));
+    t.validate().expect("valid tree");
+}
