@@ -347,10 +347,11 @@ impl<T: Value> Packed<T> {
 /// Appending: the buffer grows to at most this many times the values the leaf is
 /// expected to end with (see [`grown_capacity`]).
 const APPEND_MARGIN: usize = 5;
-/// Appending: the first buffer holds at most this many values.
-const APPEND_FIRST: usize = 128;
+/// Appending: the first buffer holds at most this many values (one x plane of an
+/// 8³ leaf; 128 made `neural_block`'s 64-value leaves 45 % larger).
+const APPEND_FIRST: usize = 64;
 /// Appending: a full buffer grows at most this many times.
-const APPEND_GROWTH: usize = 8;
+const APPEND_GROWTH: usize = 4;
 
 /// The capacity a full packed buffer of `len` values grows to when a value for
 /// offset `n` of a leaf of `voxels` voxels arrives (`appending`: after every active
@@ -362,9 +363,9 @@ const APPEND_GROWTH: usize = 8;
 ///   to end with about `(len + 1) · voxels / (n + 1)`. The buffer grows to
 ///   [`APPEND_MARGIN`] times that, but at most [`APPEND_GROWTH`]-fold (first
 ///   [`APPEND_FIRST`] values) and at least by a quarter (first 4). A typical
-///   186-value `sphere` leaf grows once or not at all (against six times by
-///   doubling); the spare capacity an overshoot leaves is dropped when its lower node
-///   creates the next leaf along x (`InternalNode::trim_previous_along_x`).
+///   186-value `sphere` leaf grows once (64 → 256; six times by doubling); the spare
+///   capacity an overshoot leaves is dropped when its lower node creates the next
+///   leaf along x (`InternalNode::trim_previous_along_x`).
 fn grown_capacity(len: usize, n: usize, voxels: usize, appending: bool) -> usize {
     if !appending {
         return len + if len < 128 { len.max(4) } else { len / 2 };

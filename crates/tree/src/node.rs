@@ -68,6 +68,12 @@ pub trait Node: Clone + Send + Sync + Sized + 'static {
     /// leaf's buffer) when it exceeds a few values; values and states are unchanged.
     #[doc(hidden)]
     fn trim_spare(&mut self) {}
+    /// A new node next to `neighbour` takes over how it starts new leaves (a lower
+    /// node whose writes outgrew the tiny form starts them as objects).
+    #[doc(hidden)]
+    fn inherit_leaf_start(&mut self, neighbour: &Self) {
+        let _ = neighbour;
+    }
     /// See the method of the same name on the concrete node types.
     #[doc(hidden)]
     fn tiny_parts(&self, max: usize) -> Option<TinyParts<Self::Value>> {

@@ -345,3 +345,31 @@ fn the_next_leaf_along_x_trims_the_previous_one() {
     assert_eq!(t.probe_value(Coord::new(7, 7, 7)), (5.0, true));
     t.validate().expect("valid tree");
 }
+
+#[test]
+fn a_lower_node_next_to_a_dense_region_starts_leaves_as_objects() {
+    let mut t = Tree::<f32>::new(0.0);
+    // 20 leaves of 17 voxels in the lower node at the origin: each starts tiny and is
+    // promoted, so the node starts later leaves as objects.
+    for leaf in 0..20 {
+        for i in 0..17 {
+            t.set_value(Coord::new(0, 8 * leaf + i / 8, i % 8), 1.0);
+        }
+    }
+    let is_tiny = |t: &Tree<f32>, origin: Coord| {
+        t.leaves()
+            .find(|l| l.origin() == origin)
+            .expect("a leaf there")
+            .is_tiny()
+    };
+    t.set_value(Coord::new(0, 0, 64), 1.0);
+    assert!(!is_tiny(&t, Coord::new(0, 0, 64)), "same node: an object");
+    // The next lower node along z inherits that; one with no neighbour does not.
+    t.set_value(Coord::new(0, 0, 128), 1.0);
+    assert!(!is_tiny(&t, Coord::new(0, 0, 128)), "neighbour: an object");
+    t.set_value(Coord::new(0, 0, 1024), 1.0);
+    assert!(is_tiny(&t, Coord::new(0, 0, 1024)), "no neighbour: tiny");
+    t.validate().expect("valid tree");
+    t.compact();
+    assert!(is_tiny(&t, Coord::new(0, 0, 128)), "compact packs it");
+}
