@@ -320,8 +320,8 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     }
 
     /// The child for slot `n`, filled with the slot's tile. A lower node created next
-    /// to one that starts its leaves as objects (a dense region continuing into it)
-    /// does so from its first leaf.
+    /// to one that starts its leaves as objects (any of the three before it: a dense
+    /// region continuing into it) does so from its first leaf.
     fn new_child(&self, n: usize) -> C {
         let mut child = C::new_filled(
             self.offset_to_global(n),
@@ -329,7 +329,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
             self.value_mask.is_on(n),
         );
         if C::LEVEL == 1 {
-            if let Some(neighbour) = Self::slots_before(n).find_map(|m| self.children.get(m)) {
+            for neighbour in Self::slots_before(n).filter_map(|m| self.children.get(m)) {
                 child.inherit_leaf_start(neighbour);
             }
         }

@@ -367,6 +367,11 @@ fn a_lower_node_next_to_a_dense_region_starts_leaves_as_objects() {
     // The next lower node along z inherits that; one with no neighbour does not.
     t.set_value(Coord::new(0, 0, 128), 1.0);
     assert!(!is_tiny(&t, Coord::new(0, 0, 128)), "neighbour: an object");
+    t.set_value(Coord::new(128, 0, 0), 1.0);
+    assert!(
+        !is_tiny(&t, Coord::new(128, 0, 0)),
+        "neighbour along x: an object"
+    );
     t.set_value(Coord::new(0, 0, 1024), 1.0);
     assert!(is_tiny(&t, Coord::new(0, 0, 1024)), "no neighbour: tiny");
     t.validate().expect("valid tree");
