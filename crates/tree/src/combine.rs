@@ -203,6 +203,8 @@ impl<T: Value, const L: u32, const D: bool> LeafNode<T, L, D> {
     /// let mut a = LeafNode::<f32>::new_filled(Coord::new(0, 0, 0), 0.0, false);
     /// let mut b = a.clone();
     /// a.set_at(1, 2.0, true);
+    /// a.set_at(2, 0.0, true);
+    /// a.compact(); // an exact-size buffer
     /// b.set_at(1, 3.0, true);
     /// b.set_at(2, 4.0, true);
     /// let mut spare: Vec<Vec<f32>> = Vec::new();

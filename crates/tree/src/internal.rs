@@ -23,6 +23,10 @@ use crate::node::{
 };
 use crate::tile_table::TileTable;
 use crate::tiny::{TinyBatch, TinyLeaves, TINY_DEMOTE};
+
+/// Promotions by writes after which a lower node may start new leaves as objects
+/// (see [`InternalNode::make_tiny`]).
+const PROMOTIONS_FOR_OBJECTS: u32 = 16;
 use crate::{Coord, CoordBBox, Value};
 use std::borrow::Cow;
 
@@ -142,9 +146,9 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
             if self.is_tiny(n) {
                 return self.promote_tiny(n);
             }
-            let origin = self.offset_to_global(n);
-            let child = C::new_filled(origin, self.tiles.get(n), self.value_mask.is_on(n));
+            let child = self.new_child(n);
             self.set_child(n, Box::new(child));
+            self.trim_previous_along_x(n);
         }
         self.children.get_mut(n).expect("child just ensured")
     }
@@ -244,6 +248,21 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         C::TINY && self.tiny.contains(n)
     }
 
+    /// A leaf object was just created in slot `n` of a lower node: the leaf before it
+    /// along x (one x step back, same y and z) drops the spare capacity writes grew
+    /// in it. Written in x-major order (x outermost, as the `sphere` workload and most
+    /// scans of a grid are), that leaf is complete; in any other order it regrows,
+    /// and the cost is bounded by one trim per leaf creation.
+    #[inline]
+    fn trim_previous_along_x(&mut self, n: usize) {
+        let x_step = 1usize << (2 * LOG2);
+        if C::TINY && n >= x_step {
+            if let Some(previous) = self.children.get_mut(n - x_step) {
+                previous.trim_spare();
+            }
+        }
+    }
+
     /// Turns the tiny leaf in slot `n` into a child node and returns it.
     pub(crate) fn promote_tiny(&mut self, n: usize) -> &mut C {
         self.tiny_promoted = self.tiny_promoted.saturating_add(1);
@@ -251,6 +270,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         let (offsets, values) = self.tiny.take(n);
         let child = C::from_tiny(self.offset_to_global(n), &offsets, &values, inactive);
         self.set_child(n, Box::new(child));
+        self.trim_previous_along_x(n);
         self.children.get_mut(n).expect("child just inserted")
     }
 
@@ -281,6 +301,41 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         self.tiny_promoted = promoted;
     }
 
+    /// Whether writes promoted most of the tiny leaves they created here (at least
+    /// [`PROMOTIONS_FOR_OBJECTS`], more than half of the creations), so that new
+    /// leaves start as objects (see [`make_tiny`](Self::make_tiny)).
+    #[inline]
+    fn starts_leaves_as_objects(&self) -> bool {
+        self.tiny_promoted >= PROMOTIONS_FOR_OBJECTS
+            && u64::from(self.tiny_promoted) * 2 > u64::from(self.tiny_created)
+    }
+
+    /// Slot `n`'s neighbours one step back along x, y and z, where they exist.
+    fn slots_before(n: usize) -> impl Iterator<Item = usize> {
+        (0..3).filter_map(move |axis| {
+            let step = 1usize << (axis * LOG2);
+            let index = (n >> (axis * LOG2)) & ((1 << LOG2) - 1);
+            (index > 0).then(|| n - step)
+        })
+    }
+
+    /// The child for slot `n`, filled with the slot's tile. A lower node created next
+    /// to one that starts its leaves as objects (any of the three before it: a dense
+    /// region continuing into it) does so from its first leaf.
+    fn new_child(&self, n: usize) -> C {
+        let mut child = C::new_filled(
+            self.offset_to_global(n),
+            self.tiles.get(n),
+            self.value_mask.is_on(n),
+        );
+        if C::LEVEL == 1 {
+            for neighbour in Self::slots_before(n).filter_map(|m| self.children.get(m)) {
+                child.inherit_leaf_start(neighbour);
+            }
+        }
+        child
+    }
+
     /// Turns the inactive tile in slot `n` into an empty tiny leaf if the tiny store
     /// accepts its value; returns whether it did. A node where writes promoted most
     /// of the tiny leaves they created (a dense region, whose new leaves will outgrow
@@ -289,11 +344,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
     /// `compact` and bulk operations still pack the small ones.
     #[inline]
     fn make_tiny(&mut self, n: usize) -> bool {
-        if !C::TINY
-            || self.value_mask.is_on(n)
-            || (self.tiny_promoted >= 16
-                && u64::from(self.tiny_promoted) * 2 > u64::from(self.tiny_created))
-        {
+        if !C::TINY || self.value_mask.is_on(n) || self.starts_leaves_as_objects() {
             return false;
         }
         let v = self.tiles.get(n);
@@ -511,6 +562,12 @@ impl<C: Node, const LOG2: u32> Node for InternalNode<C, LOG2> {
 
     fn compact_node(&mut self) {
         self.compact();
+    }
+
+    fn inherit_leaf_start(&mut self, neighbour: &Self) {
+        if C::TINY && neighbour.starts_leaves_as_objects() && self.tiny_created == 0 {
+            self.tiny_promoted = PROMOTIONS_FOR_OBJECTS;
+        }
     }
 
     fn new_filled(origin: Coord, value: C::Value, active: bool) -> Self {

@@ -36,7 +36,9 @@ pub(crate) enum LeafData<T> {
 pub(crate) struct Packed<T> {
     /// The value every inactive voxel holds.
     pub(crate) inactive: T,
-    /// `ranks[w]`: number of active voxels in mask words `0..w`.
+    /// `ranks[w]`: number of active voxels in mask words `0..w`, for `w` up to the
+    /// top word (the last word with an active voxel, or 0); [`UNRANKED`] after it,
+    /// so that appending in offset order updates no entry.
     pub(crate) ranks: [u16; 8],
     /// The active values, one per on bit of the mask, in offset order.
     pub(crate) values: Vec<T>,
@@ -193,22 +195,54 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> PartialEq
     }
 }
 
-/// Number of active voxels in each mask word before word `w` (`ranks[w]`).
-fn compute_ranks(words: &[u64]) -> [u16; 8] {
-    let mut ranks = [0u16; 8];
-    let mut acc = 0u16;
-    for (w, r) in ranks.iter_mut().enumerate() {
-        *r = acc;
-        if let Some(word) = words.get(w) {
-            acc += word.count_ones() as u16;
+/// Writes the `i`-th value of `active` to `out[n]` for the `i`-th on bit `n` of
+/// `words`, one copy per run of consecutive on bits (a leaf that turns dense at 385
+/// active voxels is mostly long runs).
+pub(crate) fn scatter_active<T: Copy>(words: &[u64], active: &[T], out: &mut [T]) {
+    let mut k = 0;
+    for (w, &word) in words.iter().enumerate() {
+        let mut rest = word;
+        while rest != 0 {
+            let start = rest.trailing_zeros() as usize;
+            let len = (!(rest >> start)).trailing_zeros() as usize;
+            let n = w * 64 + start;
+            out[n..n + len].copy_from_slice(&active[k..k + len]);
+            k += len;
+            rest = rest
+                .checked_shr((start + len) as u32)
+                .map_or(0, |r| r << (start + len));
         }
+    }
+}
+
+/// A rank entry past the leaf's top word (the last mask word with an on bit): not
+/// kept, so that appending in offset order touches no rank entry.
+const UNRANKED: u16 = u16::MAX;
+
+/// The rank index of an empty mask: word 0 starts at 0, no other word is ranked.
+const EMPTY_RANKS: [u16; 8] = {
+    let mut r = [UNRANKED; 8];
+    r[0] = 0;
+    r
+};
+
+/// The rank index of `words`: `ranks[w]` = number of on bits in words `0..w`, for `w`
+/// up to the top word (the last word with an on bit, or 0); [`UNRANKED`] after it.
+fn compute_ranks(words: &[u64]) -> [u16; 8] {
+    let top = words.iter().rposition(|&w| w != 0).unwrap_or(0);
+    let mut ranks = [UNRANKED; 8];
+    let mut acc = 0u16;
+    for (r, word) in ranks.iter_mut().zip(words).take(top + 1) {
+        *r = acc;
+        acc += word.count_ones() as u16;
     }
     ranks
 }
 
 impl<T: Value> Packed<T> {
     /// Index in `values` of the active voxel at offset `n` (for reads: one load and
-    /// one population count, no branch).
+    /// one population count, no branch; `n`'s word is at most the top word, so its
+    /// rank entry is kept).
     #[inline(always)]
     fn rank_of_active(&self, words: &[u64], n: usize) -> usize {
         let w = n >> 6;
@@ -224,53 +258,127 @@ impl<T: Value> Packed<T> {
         let below_bits = (1u64 << (n & 63)) - 1;
         if word & !below_bits == 0 {
             // Nothing at or above `n` in this word (appending in offset order, the
-            // build's common case): the count is where the next word starts — no
-            // population count, which costs ~10 operations without `popcnt`.
-            return if w + 1 < self.ranks.len() {
-                self.ranks[w + 1] as usize
-            } else {
-                self.values.len()
+            // build's common case): the count is where the next word starts, or the
+            // end past the top word — no population count, which costs ~10
+            // operations without `popcnt`.
+            return match self.ranks.get(w + 1) {
+                Some(&r) if r != UNRANKED => usize::from(r),
+                _ => self.values.len(),
             };
         }
         self.ranks[w] as usize + (word & below_bits).count_ones() as usize
     }
 
-    /// Adds one (`up`) or removes one from the counts of the words after `n`'s
-    /// (branch-free over all eight counts, so it vectorises).
+    /// Makes the inactive voxel at offset `n` active with value `v`: inserts the
+    /// value (a push when appending), sets the bit and updates the rank index (nothing
+    /// to update when `n` is in the top word or opens a new one: the rank entries
+    /// past the top word are not kept).
     #[inline(always)]
-    fn bump_ranks(&mut self, n: usize, up: bool) {
-        let w = n >> 6;
-        let delta = if up { 1u16 } else { u16::MAX };
-        for (i, r) in self.ranks.iter_mut().enumerate() {
-            *r = r.wrapping_add(delta * u16::from(i > w));
-        }
-    }
-
-    /// Inserts `v` at `pos`: a store when it goes at the end and fits.
-    #[inline(always)]
-    fn insert_fast(&mut self, pos: usize, v: T, limit: usize) {
-        if pos == self.values.len() && self.values.len() < self.values.capacity() {
+    fn insert_at<const LOG2: u32>(&mut self, mask: &mut Mask<LOG2>, n: usize, v: T, limit: usize) {
+        let r = self.rank(mask.words(), n);
+        if r == self.values.len() && self.values.len() < self.values.capacity() {
             self.values.push(v);
         } else {
-            self.insert(pos, v, limit);
+            self.insert(r, n, Mask::<LOG2>::SIZE, v, limit);
+        }
+        mask.set_on(n);
+        let w = n >> 6;
+        if self.ranks[w] == UNRANKED {
+            self.rank_new_top_word(w, r);
+        } else if self.ranks.get(w + 1).is_some_and(|&r| r != UNRANKED) {
+            self.bump_ranks(w, true);
         }
     }
 
-    /// Inserts `v` at `pos`. When full the buffer doubles up to 128 values (first
-    /// 4), then grows by half: 4, 8, 16, 32, 64, 128, 192, 288 — six reallocations
-    /// for a typical 186-value `sphere` leaf; 16 bytes for a leaf of one to four
-    /// values. (Doubling to 128 rather than 64 made the `sphere` build ~10 % faster
-    /// for 0.8 % more memory in a scratch measurement.)
+    /// Word `w` got the first on bit past the old top word, at value index `start`:
+    /// the words from after the old top word to `w` start there (those between are
+    /// empty).
+    #[cold]
+    fn rank_new_top_word(&mut self, w: usize, start: usize) {
+        let start = start as u16;
+        for r in self.ranks[..=w].iter_mut().rev() {
+            if *r != UNRANKED {
+                break;
+            }
+            *r = start;
+        }
+    }
+
+    /// Makes the active voxel at offset `n` inactive: removes its value, clears the
+    /// bit and updates the rank index (when `n`'s word was the top word and is now
+    /// empty, the words after the new top word are no longer ranked).
+    fn remove_at<const LOG2: u32>(&mut self, mask: &mut Mask<LOG2>, n: usize) {
+        let r = self.rank_of_active(mask.words(), n);
+        self.values.remove(r);
+        mask.set_off(n);
+        let w = n >> 6;
+        self.bump_ranks(w, false);
+        let words = mask.words();
+        let top_now_empty = words[w] == 0 && self.ranks.get(w + 1).is_none_or(|&r| r == UNRANKED);
+        if top_now_empty && w > 0 {
+            let top = words[..w].iter().rposition(|&x| x != 0).unwrap_or(0);
+            self.ranks[top + 1..=w].fill(UNRANKED);
+        }
+    }
+
+    /// Adds one (`up`) or removes one from the kept counts of the words after `w`
+    /// (branch-free over all eight counts, so it vectorises).
+    #[inline(always)]
+    fn bump_ranks(&mut self, w: usize, up: bool) {
+        let delta = if up { 1u16 } else { u16::MAX };
+        for (i, r) in self.ranks.iter_mut().enumerate() {
+            *r = r.wrapping_add(delta * u16::from(i > w && *r != UNRANKED));
+        }
+    }
+
+    /// Inserts `v` at `pos` (the value of offset `n` of a leaf of `voxels` voxels),
+    /// growing a full buffer to [`grown_capacity`] (at most `limit`).
     #[inline(never)]
-    fn insert(&mut self, pos: usize, v: T, limit: usize) {
+    fn insert(&mut self, pos: usize, n: usize, voxels: usize, v: T, limit: usize) {
         let len = self.values.len();
         if len == self.values.capacity() {
-            let grow = if len < 128 { len.max(4) } else { len / 2 };
-            self.values
-                .reserve_exact(grow.min(limit.saturating_sub(len).max(1)));
+            let cap = grown_capacity(len, n, voxels, pos == len);
+            self.values.reserve_exact(cap.min(limit).max(len + 1) - len);
         }
         self.values.insert(pos, v);
     }
+}
+
+/// Appending: the buffer grows to at most this many times the values the leaf is
+/// expected to end with (see [`grown_capacity`]).
+const APPEND_MARGIN: usize = 5;
+/// Appending: the first buffer holds at most this many values (one x plane of an
+/// 8³ leaf; 128 made `neural_block`'s 64-value leaves 45 % larger).
+const APPEND_FIRST: usize = 64;
+/// Appending: a full buffer grows at most this many times.
+const APPEND_GROWTH: usize = 4;
+
+/// The capacity a full packed buffer of `len` values grows to when a value for
+/// offset `n` of a leaf of `voxels` voxels arrives (`appending`: after every active
+/// voxel, the order in which bulk data usually arrives).
+///
+/// - Inserting before an active voxel: doubling up to 128 values (first 4), then by
+///   half — 16 bytes for a leaf of one to four values.
+/// - Appending: the voxels before `n` hold `len + 1` values, so the leaf is expected
+///   to end with about `(len + 1) · voxels / (n + 1)`. The buffer grows to
+///   [`APPEND_MARGIN`] times that, but at most [`APPEND_GROWTH`]-fold (first
+///   [`APPEND_FIRST`] values) and at least by a quarter (first 4). A typical
+///   186-value `sphere` leaf grows once (64 → 256; six times by doubling); the spare
+///   capacity an overshoot leaves is dropped when its lower node creates the next
+///   leaf along x (`InternalNode::trim_previous_along_x`).
+fn grown_capacity(len: usize, n: usize, voxels: usize, appending: bool) -> usize {
+    if !appending {
+        return len + if len < 128 { len.max(4) } else { len / 2 };
+    }
+    let expected = (len + 1) * voxels / (n + 1);
+    let geometric = if len == 0 {
+        APPEND_FIRST
+    } else {
+        len * APPEND_GROWTH
+    };
+    (expected * APPEND_MARGIN)
+        .max(len + (len / 4).max(4))
+        .min(geometric)
 }
 
 impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_ONLY> {
@@ -388,9 +496,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
     pub fn make_dense(&mut self) -> &mut [T] {
         if let LeafData::Packed(p) = &self.data {
             let mut d = dense_buffer(p.inactive);
-            for (n, &v) in self.value_mask.iter_on().zip(&p.values) {
-                d[n] = v;
-            }
+            scatter_active(self.value_mask.words(), &p.values, &mut d[..]);
             self.data = LeafData::Dense(d);
         }
         match &mut self.data {
@@ -606,9 +712,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
                     }
                 } else {
                     let mut d = dense_buffer(inactive);
-                    for (n, &v) in mask.iter_on().zip(active) {
-                        d[n] = v;
-                    }
+                    scatter_active(mask.words(), active, &mut d[..]);
                     for (n, v) in odd {
                         d[usize::from(n)] = v;
                     }
@@ -656,9 +760,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
             LeafData::Dense(d) => out.copy_from_slice(&d[..Self::VOXELS]),
             LeafData::Packed(p) => {
                 out.fill(p.inactive);
-                for (n, &v) in self.value_mask.iter_on().zip(&p.values) {
-                    out[n] = v;
-                }
+                scatter_active(self.value_mask.words(), &p.values, out);
             }
         }
     }
@@ -725,10 +827,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
                         let r = p.rank_of_active(self.value_mask.words(), n);
                         p.values[r] = v;
                     } else {
-                        let r = p.rank(self.value_mask.words(), n);
-                        p.insert_fast(r, v, Self::PACKED_MAX + 1);
-                        self.value_mask.set_on(n);
-                        p.bump_ranks(n, true);
+                        p.insert_at(&mut self.value_mask, n, v, Self::PACKED_MAX + 1);
                         let len = p.values.len();
                         self.after_turn_on(len);
                     }
@@ -736,10 +835,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
                     self.densify();
                     self.set_at(n, v, on);
                 } else if was_on {
-                    let r = p.rank_of_active(self.value_mask.words(), n);
-                    p.values.remove(r);
-                    self.value_mask.set_off(n);
-                    p.bump_ranks(n, false);
+                    p.remove_at(&mut self.value_mask, n);
                 }
             }
         }
@@ -776,18 +872,16 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
                 }
             }
             LeafData::Packed(p) => {
-                let r = p.rank(self.value_mask.words(), n);
                 if on {
                     let v = p.inactive;
-                    p.insert_fast(r, v, Self::PACKED_MAX + 1);
-                    self.value_mask.set_on(n);
-                    p.bump_ranks(n, true);
+                    p.insert_at(&mut self.value_mask, n, v, Self::PACKED_MAX + 1);
                     let len = p.values.len();
                     self.after_turn_on(len);
-                } else if T::same_bits(p.values[r], p.inactive) {
-                    p.values.remove(r);
-                    self.value_mask.set_off(n);
-                    p.bump_ranks(n, false);
+                } else if T::same_bits(
+                    p.values[p.rank_of_active(self.value_mask.words(), n)],
+                    p.inactive,
+                ) {
+                    p.remove_at(&mut self.value_mask, n);
                 } else {
                     self.densify();
                     self.value_mask.set_off(n);
@@ -813,7 +907,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
         } else {
             self.data = LeafData::Packed(Packed {
                 inactive: v,
-                ranks: [0; 8],
+                ranks: EMPTY_RANKS,
                 values: Vec::new(),
             });
         }
@@ -928,6 +1022,19 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> Node for LeafNode<T, LOG
         leaf
     }
 
+    fn compact_node(&mut self) {
+        self.compact();
+    }
+
+    fn trim_spare(&mut self) {
+        if let LeafData::Packed(p) = &mut self.data {
+            let spare = p.values.capacity() - p.values.len();
+            if spare * core::mem::size_of::<T>() > SPARE_SLACK_BYTES {
+                p.values.shrink_to_fit();
+            }
+        }
+    }
+
     fn tiny_parts(&self, max: usize, offsets: &mut Vec<u16>, values: &mut Vec<T>) -> Option<T> {
         if DENSE_ONLY {
             return None;
@@ -956,7 +1063,7 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> Node for LeafNode<T, LOG
         } else {
             LeafData::Packed(Packed {
                 inactive: value,
-                ranks: [0; 8],
+                ranks: EMPTY_RANKS,
                 values: Vec::new(),
             })
         };
@@ -1021,15 +1128,13 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> Node for LeafNode<T, LOG
                 self.value_mask.set_on(n);
             }
             LeafData::Packed(p) => {
-                let r = p.rank(self.value_mask.words(), n);
                 if self.value_mask.is_on(n) {
+                    let r = p.rank_of_active(self.value_mask.words(), n);
                     f(&mut p.values[r]);
                 } else {
                     let mut v = p.inactive;
                     f(&mut v);
-                    p.insert_fast(r, v, Self::PACKED_MAX + 1);
-                    self.value_mask.set_on(n);
-                    p.bump_ranks(n, true);
+                    p.insert_at(&mut self.value_mask, n, v, Self::PACKED_MAX + 1);
                     let len = p.values.len();
                     self.after_turn_on(len);
                 }
@@ -1403,11 +1508,157 @@ mod tests {
         let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.0, false);
         let empty = leaf.mem_usage();
         assert_eq!(empty, core::mem::size_of::<L>());
-        leaf.set_at(0, 1.0, true);
+        // The last offset: the leaf is expected to stay at one value.
+        leaf.set_at(511, 1.0, true);
         assert!(leaf.mem_usage() > empty);
         assert!(leaf.mem_usage() < empty + 64);
         leaf.make_dense();
         assert_eq!(leaf.mem_usage(), empty + 512 * 4);
+        // The first offset, appending: room for a leaf expected to fill up.
+        let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.0, false);
+        leaf.set_at(0, 1.0, true);
+        assert_eq!(leaf.mem_usage(), empty + APPEND_FIRST * 4);
+        leaf.trim_spare();
+        assert_eq!(leaf.mem_usage(), empty + 4, "trimmed to its one value");
+    }
+
+    /// Every packed leaf's rank index: what `compute_ranks` gives for its mask.
+    fn check_ranks(leaf: &L) {
+        if let LeafData::Packed(p) = &leaf.data {
+            assert_eq!(p.ranks, compute_ranks(leaf.value_mask.words()));
+        }
+        check(leaf);
+    }
+
+    #[test]
+    fn the_rank_index_stops_at_the_top_word() {
+        let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.0, false);
+        let LeafData::Packed(p) = &leaf.data else {
+            unreachable!("new inactive leaves are packed")
+        };
+        assert_eq!(p.ranks, EMPTY_RANKS);
+        // Appends, a gap of empty words, an insert before the top word, removals
+        // that empty the top word (twice) and word 0.
+        let steps: [(usize, bool); 12] = [
+            (3, true),
+            (5, true),
+            (200, true),
+            (201, true),
+            (70, true),
+            (0, true),
+            (201, false),
+            (200, false),
+            (70, false),
+            (450, true),
+            (3, false),
+            (5, false),
+        ];
+        let mut model = [None; 512];
+        for (i, &(n, on)) in steps.iter().enumerate() {
+            let v = if on { i as f32 + 1.0 } else { 0.0 };
+            leaf.set_at(n, v, on);
+            model[n] = on.then_some(v);
+            check_ranks(&leaf);
+            for (m, want) in model.iter().enumerate() {
+                assert_eq!(leaf.probe_at(m), want.map_or((0.0, false), |v| (v, true)));
+            }
+        }
+        let LeafData::Packed(p) = &leaf.data else {
+            unreachable!("two active voxels stay packed")
+        };
+        assert_eq!(
+            p.ranks,
+            [0, 1, 1, 1, 1, 1, 1, 1],
+            "0 and 450: word 7 is the top"
+        );
+        leaf.set_at(450, 0.0, false);
+        leaf.set_at(0, 0.0, false);
+        check_ranks(&leaf);
+        let LeafData::Packed(p) = &leaf.data else {
+            unreachable!("an empty leaf stays packed")
+        };
+        assert_eq!(p.ranks, EMPTY_RANKS);
+    }
+
+    #[test]
+    fn activating_and_modifying_keep_the_rank_index() {
+        let mut leaf = L::new_filled(Coord::new(0, 0, 0), 2.0, false);
+        for n in [130, 7, 300, 64, 510] {
+            leaf.set_active_at(n, true);
+            check_ranks(&leaf);
+            leaf.modify_value(L::offset_to_local(n + 1), |v| *v += 1.0);
+            check_ranks(&leaf);
+        }
+        for n in [510, 300, 7] {
+            leaf.set_active_at(n, false);
+            check_ranks(&leaf);
+        }
+        assert_eq!(leaf.active_count(), 7);
+        assert_eq!(leaf.probe_at(130), (2.0, true));
+        assert_eq!(leaf.probe_at(131), (3.0, true));
+    }
+
+    #[test]
+    fn appending_grows_by_the_expected_count() {
+        // 186 values over the first three x planes and a half, in offset order (a
+        // typical `sphere` leaf): one buffer, grown at most once.
+        let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.0, false);
+        let mut capacities = Vec::new();
+        for n in 0..186 {
+            leaf.set_at(n, n as f32, true);
+            let LeafData::Packed(p) = &leaf.data else {
+                unreachable!("186 values stay packed")
+            };
+            if capacities.last() != Some(&p.values.capacity()) {
+                capacities.push(p.values.capacity());
+            }
+        }
+        assert!(capacities.len() <= 2, "{capacities:?}");
+        assert!(*capacities.last().unwrap() <= L::PACKED_MAX + 1);
+        // Inserting before active voxels: doubling, then by half.
+        let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.0, false);
+        for n in (0..186).rev() {
+            leaf.set_at(n, n as f32, true);
+        }
+        let LeafData::Packed(p) = &leaf.data else {
+            unreachable!("186 values stay packed")
+        };
+        assert!(p.values.capacity() <= 2 * 186, "{}", p.values.capacity());
+        check_ranks(&leaf);
+    }
+
+    #[test]
+    fn scatter_active_copies_runs() {
+        let masks: [[u64; 8]; 4] = [
+            [0; 8],
+            [u64::MAX; 8],
+            [
+                1 << 63,
+                1,
+                0xF0F0,
+                u64::MAX << 1,
+                u64::MAX >> 1,
+                0,
+                5,
+                1 << 63,
+            ],
+            [0x8000_0000_0000_0001, 0, 0, 0, 0, 0, 0, u64::MAX],
+        ];
+        for words in masks {
+            let count = words.iter().map(|w| w.count_ones() as usize).sum::<usize>();
+            let active: Vec<u32> = (1..=count as u32).collect();
+            let mut out = [0u32; 512];
+            scatter_active(&words, &active, &mut out);
+            let mut want = [0u32; 512];
+            let mut k = 0;
+            for n in 0..512 {
+                if words[n / 64] >> (n % 64) & 1 == 1 {
+                    want[n] = active[k];
+                    k += 1;
+                }
+            }
+            assert_eq!(out, want, "{words:x?}");
+        }
     }
 
     #[test]

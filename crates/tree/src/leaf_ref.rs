@@ -263,9 +263,7 @@ impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
             LeafStorage::Packed { active, inactive } => {
                 let size = LeafNode::<T, LOG2, D>::NUM_VALUES;
                 out[..size].fill(inactive);
-                for (n, &v) in self.value_mask().iter_on().zip(active) {
-                    out[n] = v;
-                }
+                crate::leaf::scatter_active(self.value_mask().words(), active, &mut out[..size]);
             }
         }
     }

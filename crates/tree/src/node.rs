@@ -60,6 +60,16 @@ pub trait Node: Clone + Send + Sync + Sized + 'static {
         let _ = (offsets, values);
         Self::new_filled(origin, inactive, false)
     }
+    /// Drops the spare capacity writes grew in this node's value storage (a packed
+    /// leaf's buffer) when it exceeds a few values; values and states are unchanged.
+    #[doc(hidden)]
+    fn trim_spare(&mut self) {}
+    /// A new node next to `neighbour` takes over how it starts new leaves (a lower
+    /// node whose writes outgrew the tiny form starts them as objects).
+    #[doc(hidden)]
+    fn inherit_leaf_start(&mut self, neighbour: &Self) {
+        let _ = neighbour;
+    }
     /// See the method of the same name on the concrete node types.
     #[doc(hidden)]
     fn compact_node(&mut self) {}

@@ -298,3 +298,112 @@ fn leaf_memory_is_the_form_size() {
     assert!(!leaf.is_dense());
     assert!(leaf.mem_usage() < core::mem::size_of_val(leaf) + 64);
 }
+
+/// Bytes of the leaf object at `origin`.
+fn leaf_bytes(t: &Tree<f32>, origin: Coord) -> usize {
+    t.leaves()
+        .find(|l| l.origin() == origin)
+        .and_then(|l| l.as_node())
+        .expect("a leaf object there")
+        .mem_usage()
+}
+
+#[test]
+fn the_next_leaf_along_x_trims_the_previous_one() {
+    let mut t = Tree::<f32>::new(0.0);
+    let header = core::mem::size_of::<sparsevdb_tree::LeafNode<f32>>();
+    let (a, b) = (Coord::new(0, 0, 0), Coord::new(8, 0, 0));
+    // 20 voxels in offset order: a tiny leaf promoted at the 17th, whose buffer then
+    // grows for a leaf expected to fill up.
+    {
+        let mut acc = t.accessor_mut();
+        for i in 0..20 {
+            acc.set_value(Coord::new(0, i / 8, i % 8), i as f32);
+        }
+    }
+    let grown = leaf_bytes(&t, a);
+    assert!(grown > header + 20 * 4, "{grown} bytes");
+    // The leaf after it along x becomes an object: the first one is complete in
+    // x-major order and drops its spare capacity.
+    {
+        let mut acc = t.accessor_mut();
+        for i in 0..17 {
+            acc.set_value(Coord::new(8, i / 8, i % 8), 1.0);
+        }
+    }
+    assert_eq!(leaf_bytes(&t, a), header + 20 * 4);
+    assert!(
+        leaf_bytes(&t, b) > header + 17 * 4,
+        "the new leaf keeps its room"
+    );
+    t.validate().expect("valid tree");
+    for i in 0..20 {
+        assert_eq!(t.probe_value(Coord::new(0, i / 8, i % 8)), (i as f32, true));
+    }
+    // A write to the trimmed leaf grows it again.
+    t.set_value(Coord::new(7, 7, 7), 5.0);
+    assert_eq!(t.probe_value(Coord::new(7, 7, 7)), (5.0, true));
+    t.validate().expect("valid tree");
+}
+
+#[test]
+fn a_lower_node_next_to_a_dense_region_starts_leaves_as_objects() {
+    let mut t = Tree::<f32>::new(0.0);
+    // 20 leaves of 17 voxels in the lower node at the origin: each starts tiny and is
+    // promoted, so the node starts later leaves as objects.
+    for leaf in 0..20 {
+        for i in 0..17 {
+            t.set_value(Coord::new(0, 8 * leaf + i / 8, i % 8), 1.0);
+        }
+    }
+    let is_tiny = |t: &Tree<f32>, origin: Coord| {
+        t.leaves()
+            .find(|l| l.origin() == origin)
+            .expect("a leaf there")
+            .is_tiny()
+    };
+    t.set_value(Coord::new(0, 0, 64), 1.0);
+    assert!(!is_tiny(&t, Coord::new(0, 0, 64)), "same node: an object");
+    // The next lower node along z inherits that; one with no neighbour does not.
+    t.set_value(Coord::new(0, 0, 128), 1.0);
+    assert!(!is_tiny(&t, Coord::new(0, 0, 128)), "neighbour: an object");
+    t.set_value(Coord::new(128, 0, 0), 1.0);
+    assert!(
+        !is_tiny(&t, Coord::new(128, 0, 0)),
+        "neighbour along x: an object"
+    );
+    t.set_value(Coord::new(0, 0, 1024), 1.0);
+    assert!(is_tiny(&t, Coord::new(0, 0, 1024)), "no neighbour: tiny");
+    t.validate().expect("valid tree");
+    t.compact();
+    assert!(is_tiny(&t, Coord::new(0, 0, 128)), "compact packs it");
+}
+
+/// `Tree::compact` packs leaf objects too (their `compact_node`): a dense leaf with
+/// 100 active voxels, left dense by a `leaves_mut` edit, becomes packed and smaller,
+/// its values and states unchanged.
+#[test]
+fn compact_packs_a_dense_leaf_object() {
+    let mut t: Tree<f32> = Tree::new(0.0);
+    for i in 0..100 {
+        t.set_value(Coord::new(i / 64, (i / 8) % 8, i % 8), i as f32);
+    }
+    for leaf in t.leaves_mut() {
+        leaf.make_dense();
+    }
+    let before: Vec<_> = t.iter_all().collect();
+    let dense_bytes = t.mem_usage();
+    assert!(t.leaves().next().is_some_and(|l| l.is_dense()));
+    t.compact();
+    assert!(t
+        .leaves()
+        .next()
+        .is_some_and(|l| !l.is_dense() && !l.is_tiny()));
+    assert!(
+        t.mem_usage() + 1024 < dense_bytes,
+        "{} vs {dense_bytes}",
+        t.mem_usage()
+    );
+    assert_eq!(t.iter_all().collect::<Vec<_>>(), before);
+    t.validate().expect("valid tree");
+}
