@@ -276,7 +276,6 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
         let mut cur = TileCursor::new(k_lo, n_tj);
         let mut leaves = lower.tiny_leaves_in(lo..hi);
         let (offs, vals) = leaves.entries();
-        run.clear();
         while let Some((s, r)) = leaves.next_range() {
             if next_other < s {
                 run.flush::<LC, TRANSPOSE>(offs, vals, x, y);
@@ -348,11 +347,6 @@ impl FlatRun {
             to: 0,
             bases: [[0; 2]; RUN_ENTRIES + LEAF_SPAN],
         }
-    }
-
-    fn clear(&mut self) {
-        self.from = 0;
-        self.to = 0;
     }
 
     /// Adds the leaf with entries `r` in the tile at `(row0, col0)`; `false`

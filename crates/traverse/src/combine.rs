@@ -545,13 +545,8 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
             let mut spare = Spare::new();
             // `theirs`'s tiny leaves one at a time as leaf objects (a copy of the whole
             // node with its tiny leaves promoted would copy every leaf).
-            let b_tiny = (theirs.tiny_leaf_count() > 0).then(|| {
-                let mut m = Mask::<L1>::new(false);
-                for (n, _, _) in theirs.tiny_leaves() {
-                    m.set_on(n);
-                }
-                m
-            });
+            let b_tiny = (theirs.tiny_leaf_count() > 0)
+                .then(|| Mask::<L1>::from_on_bits(theirs.tiny_leaves().map(|(n, _, _)| n)));
             for n in 0..LowerNode::<T, L1, L0>::NUM_VALUES {
                 if done.is_on(n) {
                     continue;

@@ -159,7 +159,13 @@ impl<const LOG2: u32> Mask<LOG2> {
     }
 
     /// A mask whose on bits are `on` (each below `SIZE`), every other bit off.
-    pub(crate) fn from_on_bits(on: impl IntoIterator<Item = usize>) -> Self {
+    ///
+    /// ```
+    /// use sparsevdb_tree::Mask;
+    /// let m = Mask::<3>::from_on_bits([2, 70]);
+    /// assert_eq!(m.iter_on().collect::<Vec<_>>(), [2, 70]);
+    /// ```
+    pub fn from_on_bits(on: impl IntoIterator<Item = usize>) -> Self {
         let mut m = Self::new(false);
         for n in on {
             m.set_on(n);
