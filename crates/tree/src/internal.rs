@@ -23,12 +23,12 @@ use crate::node::{
 };
 use crate::tile_table::TileTable;
 use crate::tiny::{TinyBatch, TinyLeaves, TINY_DEMOTE};
+use crate::{Coord, CoordBBox, Value};
+use std::borrow::Cow;
 
 /// Promotions by writes after which a lower node may start new leaves as objects
 /// (see [`InternalNode::make_tiny`]).
 const PROMOTIONS_FOR_OBJECTS: u32 = 16;
-use crate::{Coord, CoordBBox, Value};
-use std::borrow::Cow;
 
 /// An internal node with `2^LOG2` slots per axis over children of type `C`.
 ///
