@@ -398,7 +398,10 @@ impl FlatRun {
                 y[i] += w * x[j];
             }
         }
-        self.from = to;
+        // Empty, and tied to no node: the next node's arrays may be shorter
+        // than `to`.
+        self.from = 0;
+        self.to = 0;
     }
 }
 
@@ -1057,6 +1060,55 @@ mod tests {
             close(&mv, &d.matvec(&x).unwrap());
             close(&mvt, &d.matvec_t(&xt).unwrap());
         }
+    }
+
+    /// A flush empties the run for good: the next node's entry arrays may be
+    /// shorter than where the last run ended (a node of leaf objects only
+    /// after a node of many tiny leaves).
+    #[test]
+    fn a_flushed_run_fits_any_next_node() {
+        let offs: Vec<u16> = (0..40).map(|k| (k * 7 % 512) as u16).collect();
+        let vals: Vec<f32> = (0..40).map(|k| k as f32).collect();
+        let (x, mut y) = (vec![1.0f32; 64], vec![0.0f32; 8]);
+        let mut run = super::FlatRun::new();
+        assert!(run.push(30..40, 0, 0));
+        run.flush::<6, false>(&offs, &vals, &x, &mut y);
+        assert_eq!(y.iter().sum::<f32>(), (30..40).sum::<i32>() as f32);
+        run.flush::<6, false>(&[], &[], &x, &mut y);
+        assert!(run.push(0..3, 0, 0), "a new run starts anywhere");
+        run.flush::<6, false>(&offs[..3], &vals[..3], &x, &mut y);
+        assert_eq!(y.iter().sum::<f32>(), (30..40).sum::<i32>() as f32 + 3.0);
+    }
+
+    /// One tensor over two lower nodes: the first all tiny leaves (a long
+    /// run), the second leaf objects only (no tiny leaf: its entry arrays are
+    /// empty when the run is flushed at its end).
+    #[test]
+    fn tiny_node_then_object_node() {
+        let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+        // 512-wide tiles of one row: 4096 tiles fill the first lower node.
+        let (rows, cols) = (4096 + 8, 512);
+        let opts = PlanOptions {
+            tile: Some(TileShape::new(512).unwrap()),
+            ..Default::default()
+        };
+        let plan = LayoutPlan::from_tensors(&[TensorSpec::new("w", [rows, cols])], &opts).unwrap();
+        let mut g = WeightGrid::new(plan);
+        let mut w = values(rows * cols, 60);
+        for (k, v) in w.iter_mut().enumerate() {
+            // 1 % above the threshold in the first node, all of the last rows
+            *v = if k >= 4096 * cols || k % 101 == 0 {
+                1.0 + v.abs()
+            } else {
+                0.0
+            };
+        }
+        g.store("w", &[rows, cols], &w[..], SparsityRule::Threshold(0.5))
+            .unwrap();
+        let (x, xt) = (values(cols, 61), values(rows, 62));
+        let (mv, mvt) = (g.matvec("w", &x).unwrap(), g.matvec_t("w", &xt).unwrap());
+        assert_eq!(bits(mv), bits(reference(&g, "w", &x, false)));
+        assert_eq!(bits(mvt), bits(reference(&g, "w", &xt, true)));
     }
 
     #[test]
