@@ -455,6 +455,7 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
         self.pack_small_leaves();
         self.tiny.shrink_to_fit();
         self.children.shrink_to_fit();
+        self.tiles.shrink_to_fit();
         self.value_mask.shrink();
     }
 

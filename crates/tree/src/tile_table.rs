@@ -241,6 +241,13 @@ impl<T: Value, const LOG2: u32> TileTable<T, LOG2> {
         };
     }
 
+    /// Drops the exception list's spare capacity.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        if let Repr::Uniform { exceptions, .. } = &mut self.repr {
+            exceptions.shrink_to_fit();
+        }
+    }
+
     /// Heap bytes of the table.
     pub(crate) fn heap_bytes(&self) -> usize {
         match &self.repr {

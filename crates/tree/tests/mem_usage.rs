@@ -5,7 +5,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use sparsevdb_tree::{Coord, CoordBBox, DenseTree, Tree};
+use sparsevdb_tree::{Coord, CoordBBox, DenseTree, Node, Tree};
 
 /// Live bytes requested through the allocator by the current thread (requested
 /// sizes, not the allocator's rounding; per thread so that the test harness's own
@@ -161,6 +161,33 @@ fn internal_forms() -> Tree<f32, 5, 4, 3, false> {
 #[test]
 fn internal_table_forms() {
     check("internal forms", internal_forms);
+}
+
+/// `compact` drops every lower node's spare capacity: each one then takes exactly
+/// the memory of its clone (which allocates every buffer at its length) — its leaf
+/// buffers, tiny store, child table and tile table (the exceptions `fill` adds).
+#[test]
+fn compact_leaves_no_spare_capacity_in_lower_nodes() {
+    let lowers = |t: &Tree<f32, 5, 4, 3, false>| -> Vec<usize> {
+        t.root()
+            .children()
+            .flat_map(|u| u.children())
+            .map(|l| l.mem_usage())
+            .collect()
+    };
+    for build in [internal_forms, mixed::<false>, tiny_forms] {
+        let mut t = build();
+        for i in 0..40 {
+            let o = Coord::new(2048 + 8 * i, 0, 0);
+            t.fill(
+                &CoordBBox::new(o, Coord::new(o.x + 7, o.y + 7, o.z + 7)),
+                0.5 + i as f32,
+                true,
+            );
+        }
+        t.compact();
+        assert_eq!(lowers(&t), lowers(&t.clone()));
+    }
 }
 
 /// Tiny leaves (decision 0011) in both slot forms — a sorted list (a few leaves in a
