@@ -12,7 +12,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sparsevdb_tree::{Coord, CoordBBox, LeafNode, LeafStorage, Tree};
+use sparsevdb_tree::{
+    Coord, CoordBBox, LeafNode, LeafStorage, LowerNode, Mask, Node, Tree, UpperNode,
+};
 
 use crate::tiles::{block_at, coord, for_each_leaf_slot, Block, Tiles};
 
@@ -144,6 +146,31 @@ impl From<WeightGrid> for GridRepr {
             tree: g.tree,
         }
     }
+}
+
+/// A tile with at most this many stored values is written voxel by voxel into
+/// its node, where it becomes a tiny leaf (the tree keeps leaves of up to 16
+/// active voxels inside their node); a larger one is built as a whole leaf.
+const FEW_VALUES: usize = 16;
+
+/// The leaf at `origin` whose active voxels are `offsets` (ascending) with
+/// `values`, every other voxel inactive 0.0: packed with a buffer of exactly
+/// `values.len()`, or dense past [`LeafNode::PACKED_MAX`] active voxels.
+fn whole_leaf(origin: Coord, offsets: &[usize], values: &[f32]) -> LeafNode<f32> {
+    let mut mask = Mask::new(false);
+    for &n in offsets {
+        mask.set_on(n);
+    }
+    let parts = if offsets.len() <= LeafNode::<f32>::PACKED_MAX {
+        LeafNode::from_parts(origin, mask, Some(0.0), values.to_vec())
+    } else {
+        let mut all = vec![0.0f32; LeafNode::<f32>::NUM_VALUES];
+        for (&n, &w) in offsets.iter().zip(values) {
+            all[n] = w;
+        }
+        LeafNode::from_parts(origin, mask, None, all)
+    };
+    parts.expect("one value per active voxel, the form chosen by count")
 }
 
 fn bbox(r: &Region) -> CoordBBox {
@@ -306,23 +333,56 @@ impl WeightGrid {
             tiles = constant.len() as u64;
             stored += 512 * tiles;
             let mut constant = constant.into_iter().map(|(c, _)| c).peekable();
-            let mut acc = self.tree.accessor_mut();
+            // Each tile's leaf is built whole (its values in one buffer of the
+            // exact size, allocated in tile order) and attached, or, with a few
+            // values, written into its node's tiny store; every node touched is
+            // compacted at the end (no spare capacity left by the writes).
+            let (mut offsets, mut kept_values) = (Vec::new(), Vec::new());
+            // The lower nodes the tensor's tiles lie in (cleared, filled or
+            // written), each once.
+            let lower_of = |c: Coord| c.mask(!(LowerNode::<f32>::DIM as i32 - 1));
+            let mut lowers: Vec<Coord> = geom.iter().map(|tile| lower_of(tile.leaf)).collect();
+            lowers.sort_unstable();
+            lowers.dedup();
             for tile in geom.iter() {
                 if constant.peek() == Some(&tile.leaf) {
                     constant.next();
                     continue;
                 }
+                offsets.clear();
+                kept_values.clear();
                 for i in 0..tile.rows_in {
                     let row = &values[(tile.row0 + i) * cols + tile.col0..][..tile.cols_in];
                     for (j, &w) in row.iter().enumerate() {
                         if cut.stores(w) {
-                            let l = LeafNode::<f32>::offset_to_local((i << lc) | j);
-                            acc.set_value(
-                                Coord::new(tile.leaf.x + l.x, tile.leaf.y + l.y, tile.leaf.z + l.z),
-                                w,
-                            );
-                            stored += 1;
+                            offsets.push((i << lc) | j);
+                            kept_values.push(w);
                         }
+                    }
+                }
+                if offsets.is_empty() {
+                    continue;
+                }
+                stored += offsets.len() as u64;
+                let upper = self.tree.root_mut().densify(tile.leaf);
+                let lower = upper.densify(UpperNode::<f32>::coord_to_offset(tile.leaf));
+                if offsets.len() <= FEW_VALUES {
+                    // Straight into the node's tiny store, no leaf object.
+                    for (&n, &w) in offsets.iter().zip(&kept_values) {
+                        let l = LeafNode::<f32>::offset_to_local(n);
+                        let c = Coord::new(tile.leaf.x + l.x, tile.leaf.y + l.y, tile.leaf.z + l.z);
+                        lower.set_value_on(c, w);
+                    }
+                } else {
+                    let leaf = whole_leaf(tile.leaf, &offsets, &kept_values);
+                    let replaced = lower.insert_child(Box::new(leaf));
+                    debug_assert!(replaced.is_none(), "the tensor's leaves were cleared");
+                }
+            }
+            for upper in self.tree.root_mut().children_mut() {
+                for lower in upper.children_mut() {
+                    if lowers.binary_search(&lower.origin()).is_ok() {
+                        lower.compact();
                     }
                 }
             }
@@ -527,6 +587,85 @@ mod tests {
             ..Default::default()
         };
         WeightGrid::new(LayoutPlan::from_tensors(&[TensorSpec::new(name, shape)], &opts).unwrap())
+    }
+
+    /// A store leaves no spare capacity behind: the grid takes exactly the
+    /// memory of its own clone (which allocates every buffer at its length),
+    /// for every leaf form a store makes (tiny, packed, dense, constant tiles),
+    /// and after a tensor is stored again over its old values.
+    #[test]
+    fn a_store_leaves_no_spare_capacity() {
+        let specs = [
+            TensorSpec::new("a", [300, 200]),
+            TensorSpec::new("b", [64, 512]),
+            TensorSpec::new("c", [128, 96]),
+        ];
+        let plan = LayoutPlan::from_tensors(&specs, &PlanOptions::default()).unwrap();
+        let mut g = WeightGrid::new(plan);
+        let ones = vec![0.5f32; 128 * 96];
+        g.store(
+            "a",
+            &[300, 200],
+            &values(60_000, 1)[..],
+            SparsityRule::Sparsity(0.99),
+        )
+        .unwrap();
+        g.store(
+            "b",
+            &[64, 512],
+            &values(32_768, 2)[..],
+            SparsityRule::Sparsity(0.5),
+        )
+        .unwrap();
+        g.store("c", &[128, 96], &ones[..], SparsityRule::KeepAll)
+            .unwrap();
+        // The lower nodes with their leaves (the root's and upper nodes'
+        // tables grow like any `Vec`; a store does not trim them).
+        let lowers = |t: &Tree<f32>| -> usize {
+            t.root()
+                .children()
+                .flat_map(|u| u.children())
+                .map(|l| l.mem_usage())
+                .sum()
+        };
+        let exact = |g: &WeightGrid| lowers(g.tree()) == lowers(&g.tree().clone());
+        assert!(exact(&g));
+        let forms = |g: &WeightGrid| {
+            let leaves: Vec<_> = g.tree().leaves().collect();
+            (
+                leaves.iter().any(|l| l.is_tiny()),
+                leaves.iter().any(|l| !l.is_tiny() && !l.is_dense()),
+                leaves.iter().any(|l| l.is_dense()),
+                g.tree().active_tile_count() > 0,
+            )
+        };
+        // KeepAll of `b` makes dense leaves; 50 % packed ones
+        g.store(
+            "b",
+            &[64, 512],
+            &values(32_768, 3)[..],
+            SparsityRule::KeepAll,
+        )
+        .unwrap();
+        g.store(
+            "a",
+            &[300, 200],
+            &values(60_000, 4)[..],
+            SparsityRule::Sparsity(0.5),
+        )
+        .unwrap();
+        let mixed = forms(&g);
+        assert!(exact(&g));
+        g.store(
+            "a",
+            &[300, 200],
+            &values(60_000, 5)[..],
+            SparsityRule::Sparsity(0.99),
+        )
+        .unwrap();
+        assert_eq!(forms(&g), (true, false, true, true));
+        assert_eq!(mixed, (false, true, true, true));
+        assert!(exact(&g));
     }
 
     #[test]
