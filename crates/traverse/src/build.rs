@@ -223,7 +223,7 @@ where
             let mut i = 0;
             while i < run.len() {
                 let leaf_key = wide(run[i].0);
-                let leaf = lower.densify(LowerNode::<T, L1, L0>::coord_to_offset(run[i].2));
+                let origin = run[i].2;
                 // The leaf's voxels, last write winning, gathered first ...
                 let mut vals = [background; 512];
                 let mut mask = Mask::<L0>::new(false);
@@ -234,19 +234,19 @@ where
                     mask.set_on(n);
                     i += 1;
                 }
-                // ... then stored in offset order: a packed leaf appends each value;
-                // one that will be dense anyway is converted once.
-                if mask.count_on() > LeafNode::<T, L0>::PACKED_MAX {
-                    let dense = leaf.make_dense();
-                    for n in mask.iter_on() {
-                        dense[n] = vals[n];
-                    }
-                    leaf.value_mask_mut().union_with(&mask);
+                // ... then built whole: packed with a buffer of exactly its active
+                // values, or dense past `PACKED_MAX` of them (one allocation each).
+                let voxels = <LeafNode<T, L0> as Node>::NUM_VALUES;
+                let count = mask.count_on();
+                let leaf = if count > LeafNode::<T, L0>::PACKED_MAX {
+                    LeafNode::from_parts(origin, mask, None, vals[..voxels].to_vec())
                 } else {
-                    for n in mask.iter_on() {
-                        leaf.set_at(n, vals[n], true);
-                    }
+                    let mut active = Vec::with_capacity(count);
+                    active.extend(mask.iter_on().map(|n| vals[n]));
+                    LeafNode::from_parts(origin, mask, Some(background), active)
                 }
+                .expect("one value per voxel (dense) or per active voxel (packed)");
+                lower.insert_child(Box::new(leaf));
             }
             // Leaves of a few voxels live inside the node (decision 0011).
             lower.pack_small_leaves();
