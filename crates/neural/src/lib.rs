@@ -39,6 +39,7 @@ pub mod csr;
 pub mod dense;
 pub mod dtype;
 pub mod error;
+mod flat_run;
 pub mod fold;
 pub mod grid;
 pub mod import;

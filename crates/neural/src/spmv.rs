@@ -40,6 +40,7 @@ use sparsevdb_tree::{Coord, LeafRef, LeafStorage, LowerNode, RootNode, UpperNode
 
 use crate::dense::check_len;
 use crate::error::Result;
+use crate::flat_run::FlatRun;
 use crate::grid::WeightGrid;
 use crate::tiles::{lower_at, Block, BlockWalker, Lower, Tile, Tiles};
 
@@ -234,9 +235,7 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
     let (rows, cols) = (geom.rows, geom.cols);
     let (full_ti, full_tj) = (rows / tr, cols / tc);
     let mut offsets = [0u16; OFFSETS];
-    let mut run = FlatRun::new();
-    // Flat runs keep tile bases as `u16`s: only for tensors that fit.
-    let flat_ok = rows <= 1 << 16 && cols <= 1 << 16;
+    let mut run = FlatRun::<LC>::new(full_ti * tr, full_tj * tc);
     let tile_at = |ti: usize, tj: usize, leaf: Coord| {
         let (row0, col0) = (ti * tr, tj * tc);
         let (rows_in, cols_in) = (tr.min(rows - row0), tc.min(cols - col0));
@@ -280,7 +279,7 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
         let (offs, vals) = leaves.entries();
         while let Some((s, r)) = leaves.next_range() {
             if next_other < s {
-                run.flush::<LC, TRANSPOSE>(offs, vals, x, y);
+                run.flush::<TRANSPOSE>(offs, vals, x, y);
                 while next_other < s {
                     other(next_other, y, &mut offsets);
                     next_other = others.next_slot();
@@ -288,11 +287,11 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
             }
             cur.seek(k_lo + (s - lo));
             let (row0, col0) = (cur.ti * tr, cur.tj * tc);
-            let full = cur.ti < full_ti && cur.tj < full_tj && flat_ok;
+            let full = cur.ti < full_ti && cur.tj < full_tj;
             if full && run.push(r.clone(), row0, col0) {
                 continue;
             }
-            run.flush::<LC, TRANSPOSE>(offs, vals, x, y);
+            run.flush::<TRANSPOSE>(offs, vals, x, y);
             if full && run.push(r.clone(), row0, col0) {
                 continue;
             }
@@ -311,98 +310,12 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
                 }
             }
         }
-        run.flush::<LC, TRANSPOSE>(offs, vals, x, y);
+        run.flush::<TRANSPOSE>(offs, vals, x, y);
         while next_other < hi {
             other(next_other, y, &mut offsets);
             next_other = others.next_slot();
         }
     })
-}
-
-/// Entries of consecutive tiny leaves in full tiles, multiplied in one loop
-/// over the node's entry arrays instead of a loop per leaf: a tiny leaf holds
-/// about 5 values, so a loop per leaf mispredicts its exit about once per leaf,
-/// which costs more than its products. Each leaf writes its tile's first row
-/// and column over the next [`LEAF_SPAN`] places of `bases` (unconditionally,
-/// so no branch on its length); the next leaf, starting where this one ends,
-/// overwrites the surplus. The bases are `u16`s, so that a leaf's 16 of them
-/// are one 64-byte store (8–10 % faster over a MiniLM pass at 99 % than
-/// `u32`s): tensors with more than 65,536 rows or columns take the per-leaf
-/// path.
-struct FlatRun {
-    /// The run's entries: `from..to` of the node's entry arrays.
-    from: usize,
-    to: usize,
-    /// `[row0, col0]` of the tile of entry `from + k`.
-    bases: [[u16; 2]; RUN_ENTRIES + LEAF_SPAN],
-}
-
-/// Entries a [`FlatRun`] gathers before it multiplies them (few in tests, so
-/// that they cross run boundaries often).
-const RUN_ENTRIES: usize = if cfg!(test) { 24 } else { 512 };
-
-/// Places a leaf writes in [`FlatRun::bases`]: the most entries a tiny leaf
-/// has (a longer one is multiplied on its own).
-const LEAF_SPAN: usize = 16;
-
-impl FlatRun {
-    fn new() -> Self {
-        Self {
-            from: 0,
-            to: 0,
-            bases: [[0; 2]; RUN_ENTRIES + LEAF_SPAN],
-        }
-    }
-
-    /// Adds the leaf with entries `r` in the tile at `(row0, col0)`; `false`
-    /// (adding nothing) when it does not follow the run's last leaf or the run
-    /// is full: flush and take it some other way.
-    #[inline(always)]
-    fn push(&mut self, r: core::ops::Range<usize>, row0: usize, col0: usize) -> bool {
-        if self.from == self.to {
-            self.from = r.start;
-            self.to = r.start;
-        }
-        let k = r.start.wrapping_sub(self.from);
-        if r.start != self.to || r.end - self.from > RUN_ENTRIES || r.len() > LEAF_SPAN {
-            return false;
-        }
-        self.bases[k..k + LEAF_SPAN].fill([row0 as u16, col0 as u16]);
-        self.to = r.end;
-        true
-    }
-
-    /// Multiplies the gathered entries (`offs`, `vals`: the node's entry
-    /// arrays) and empties the run.
-    #[inline(always)]
-    fn flush<const LC: u32, const TRANSPOSE: bool>(
-        &mut self,
-        offs: &[u16],
-        vals: &[f32],
-        x: &[f32],
-        y: &mut [f32],
-    ) {
-        let tcm = (1usize << LC) - 1;
-        let (from, to) = (self.from, self.to);
-        let n = to - from;
-        for ((&o, &w), &[row0, col0]) in offs[from..to]
-            .iter()
-            .zip(&vals[from..to])
-            .zip(&self.bases[..n])
-        {
-            let o = usize::from(o) & 511;
-            let (i, j) = (row0 as usize + (o >> LC), col0 as usize + (o & tcm));
-            if TRANSPOSE {
-                y[j] += w * x[i];
-            } else {
-                y[i] += w * x[j];
-            }
-        }
-        // Empty, and tied to no node: the next node's arrays may be shorter
-        // than `to`.
-        self.from = 0;
-        self.to = 0;
-    }
 }
 
 /// `y += W·x` (or `Wᵀ·x`) for one tile held by `block`. Inside a tile
@@ -1040,8 +953,8 @@ mod tests {
         }
     }
 
-    /// Flat runs keep tile bases as `u16`s: a tensor taller or wider than
-    /// 65,536 takes the per-leaf path, with the same bits.
+    /// Flat runs keep tile bases as `u16`s: tiles of a tensor taller or wider
+    /// than 65,536 past that take the per-leaf path, with the same bits.
     #[test]
     fn tensors_past_u16_bases_give_the_reference_bits() {
         let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
@@ -1060,24 +973,6 @@ mod tests {
             close(&mv, &d.matvec(&x).unwrap());
             close(&mvt, &d.matvec_t(&xt).unwrap());
         }
-    }
-
-    /// A flush empties the run for good: the next node's entry arrays may be
-    /// shorter than where the last run ended (a node of leaf objects only
-    /// after a node of many tiny leaves).
-    #[test]
-    fn a_flushed_run_fits_any_next_node() {
-        let offs: Vec<u16> = (0..40).map(|k| (k * 7 % 512) as u16).collect();
-        let vals: Vec<f32> = (0..40).map(|k| k as f32).collect();
-        let (x, mut y) = (vec![1.0f32; 64], vec![0.0f32; 8]);
-        let mut run = super::FlatRun::new();
-        assert!(run.push(30..40, 0, 0));
-        run.flush::<6, false>(&offs, &vals, &x, &mut y);
-        assert_eq!(y.iter().sum::<f32>(), (30..40).sum::<i32>() as f32);
-        run.flush::<6, false>(&[], &[], &x, &mut y);
-        assert!(run.push(0..3, 0, 0), "a new run starts anywhere");
-        run.flush::<6, false>(&offs[..3], &vals[..3], &x, &mut y);
-        assert_eq!(y.iter().sum::<f32>(), (30..40).sum::<i32>() as f32 + 3.0);
     }
 
     /// One tensor over two lower nodes: the first all tiny leaves (a long
