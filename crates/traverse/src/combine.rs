@@ -529,16 +529,10 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
     match other {
         Other::Tile(bv, bon) => {
             lower.promote_tiny_leaves();
-            for n in 0..LowerNode::<T, L1, L0>::NUM_VALUES {
-                match lower.child_mut(n) {
-                    Some(leaf) => op.leaf_tile(leaf, bv, bon),
-                    None => {
-                        let (v, on) = lower.tile(n).expect("a tile where there is no child");
-                        let (r, ron) = op.tile(v, on, bv, bon);
-                        lower.set_tile(n, r, ron);
-                    }
-                }
+            for leaf in lower.children_mut() {
+                op.leaf_tile(leaf, bv, bon);
             }
+            lower.map_tiles(None, |_, v, on| op.tile(v, on, bv, bon));
         }
         Other::Node(theirs) => {
             let done = lower.combine_tiny(theirs, &mut |a, ao, b, bo| op.tile(a, ao, b, bo));
@@ -547,7 +541,14 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
             // node with its tiny leaves promoted would copy every leaf).
             let b_tiny = (theirs.tiny_leaf_count() > 0)
                 .then(|| Mask::<L1>::from_on_bits(theirs.tiny_leaves().map(|(n, _, _)| n)));
-            for n in 0..LowerNode::<T, L1, L0>::NUM_VALUES {
+            // The slots with a leaf on either side (ours are objects now: our tiny
+            // leaves left are in `done`), in slot order; the tiles facing tiles after.
+            let mut leaf_slots = lower.child_mask().clone();
+            leaf_slots.union_with(theirs.child_mask());
+            if let Some(m) = &b_tiny {
+                leaf_slots.union_with(m);
+            }
+            for n in leaf_slots.iter_on() {
                 if done.is_on(n) {
                     continue;
                 }
@@ -560,22 +561,22 @@ fn combine_lower<T: Value, Op: PairOp<T>, const L1: u32, const L0: u32>(
                     }
                     None => None,
                 };
-                match (lower.tile(n), b_child) {
-                    (Some((v, on)), None) => {
-                        let (bv, bon) = theirs.tile_where_no_leaf(n);
-                        let (r, ron) = op.tile(v, on, bv, bon);
-                        lower.set_tile(n, r, ron);
-                    }
-                    (Some(_), Some(b_leaf)) => op.leaf_leaf(lower.densify(n), b_leaf, &mut spare),
-                    (None, Some(b_leaf)) => {
+                match (lower.child_mask().is_on(n), b_child) {
+                    (false, Some(b_leaf)) => op.leaf_leaf(lower.densify(n), b_leaf, &mut spare),
+                    (true, Some(b_leaf)) => {
                         op.leaf_leaf(lower.child_mut(n).expect("a child"), b_leaf, &mut spare)
                     }
-                    (None, None) => {
+                    (true, None) => {
                         let (bv, bon) = theirs.tile_where_no_leaf(n);
                         op.leaf_tile(lower.child_mut(n).expect("a child"), bv, bon);
                     }
+                    (false, None) => unreachable!("a slot with a leaf on one side"),
                 }
             }
+            lower.map_tiles(Some(&done), |n, v, on| {
+                let (bv, bon) = theirs.tile_where_no_leaf(n);
+                op.tile(v, on, bv, bon)
+            });
         }
     }
     lower.pack_small_leaves();

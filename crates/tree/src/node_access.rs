@@ -148,6 +148,50 @@ impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
 }
 
 impl<C: Node, const LOG2: u32> InternalNode<C, LOG2> {
+    /// Replaces the tile of every slot that holds one (neither a child nor a tiny
+    /// leaf) and is not on in `skip` by `f(n, value, active)`, in slot order. The
+    /// tile table is rebuilt once at the end (a uniform table keeps its majority
+    /// value as default), where a [`set_tile`](Self::set_tile) per slot would update
+    /// it slot by slot — what a combination of two nodes does with every tile.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Mask, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 1.0, false);
+    /// n.set_value_on(Coord::new(0, 0, 0), 5.0); // a leaf in slot 0
+    /// n.set_tile(1, 2.0, true);
+    /// let skip = Mask::from_on_bits([2]);
+    /// n.map_tiles(Some(&skip), |_, v, on| (v * 10.0, !on));
+    /// assert_eq!(n.tile(0), None, "a leaf, not a tile");
+    /// assert_eq!(n.tile(1), Some((20.0, false)));
+    /// assert_eq!(n.tile(2), Some((1.0, false)), "skipped");
+    /// assert_eq!(n.tile(3), Some((10.0, true)));
+    /// assert_eq!(n.probe_value(Coord::new(0, 0, 0)), (5.0, true));
+    /// ```
+    pub fn map_tiles(
+        &mut self,
+        skip: Option<&Mask<LOG2>>,
+        mut f: impl FnMut(usize, C::Value, bool) -> (C::Value, bool),
+    ) {
+        let mut branches = self.children.mask().clone();
+        if C::TINY && !self.tiny.is_empty() {
+            branches.union_with(&Mask::from_on_bits(self.tiny.slots()));
+        }
+        if let Some(skip) = skip {
+            branches.union_with(skip);
+        }
+        let mut values = self.tiles.to_vec();
+        for (n, value) in values.iter_mut().enumerate() {
+            if branches.is_on(n) {
+                continue;
+            }
+            let (v, on) = f(n, *value, self.value_mask.is_on(n));
+            *value = v;
+            self.value_mask.set(n, on);
+        }
+        self.tiles.assign(values, self.children.mask());
+    }
+
     /// Puts `child` into the slot its origin falls in (replacing the tile there) and
     /// returns the child it replaces, if any: OpenVDB `addChild`, for attaching nodes
     /// built elsewhere (e.g. on another thread).
