@@ -533,10 +533,15 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
         // promoted would copy every child).
         let done = self.combine_tiny(other, f);
         let their_tiny = other_tiny_slots(other);
-        // Tile results go to a scratch copy of the table, stored back at the end in one
-        // piece (so that a uniform table stays uniform when most results agree).
-        let mut values = self.tiles.to_vec();
-        for (n, value) in values.iter_mut().enumerate() {
+        // First the slots with a leaf or child on either side (ours are objects now:
+        // our tiny leaves left are in `done`), then every tile facing a tile in one
+        // pass over the tile table (`map_tiles`).
+        let mut branch_slots = self.children.mask().clone();
+        branch_slots.union_with(other.children.mask());
+        if let Some(m) = &their_tiny {
+            branch_slots.union_with(m);
+        }
+        for n in branch_slots.iter_on() {
             if done.is_on(n) {
                 continue;
             }
@@ -556,28 +561,21 @@ impl<C: Combine, const L: u32> Combine for InternalNode<C, L> {
                 None => None,
             };
             match (self.children.get_mut(n), theirs) {
-                (None, None) => {
-                    let (r, on) = f(
-                        *value,
-                        self.value_mask.is_on(n),
-                        other.tiles.get(n),
-                        other.value_mask.is_on(n),
-                    );
-                    *value = r;
-                    self.value_mask.set(n, on);
-                }
                 (Some(mine), None) => {
                     mine.combine_tile(other.tiles.get(n), other.value_mask.is_on(n), f);
                 }
                 (None, Some(theirs)) => {
-                    let child =
-                        combine_tile_into_clone(theirs, *value, self.value_mask.is_on(n), f);
+                    let (value, active) = (self.tiles.get(n), self.value_mask.is_on(n));
+                    let child = combine_tile_into_clone(theirs, value, active, f);
                     self.set_child(n, child);
                 }
                 (Some(mine), Some(theirs)) => mine.combine_node(theirs, f),
+                (None, None) => unreachable!("a branch on one side"),
             }
         }
-        self.tiles.assign(values, self.children.mask());
+        self.map_tiles(Some(&done), |n, value, active| {
+            f(value, active, other.tiles.get(n), other.value_mask.is_on(n))
+        });
         self.pack_small_leaves();
     }
 
