@@ -574,6 +574,11 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// A quickcheck property of both products over random plans, stores and tree
+/// mutations (it reuses `tests::reference`).
+#[cfg(test)]
+mod props;
+
 #[cfg(test)]
 mod tests {
     use crate::planner::PlanOptions;
@@ -581,7 +586,7 @@ mod tests {
         CsrMatrix, LayoutPlan, ModelDesc, SparsityRule, TensorSpec, TileShape, WeightGrid,
     };
 
-    fn values(n: usize, seed: u64) -> Vec<f32> {
+    pub(super) fn values(n: usize, seed: u64) -> Vec<f32> {
         let mut r = crate::synth::SplitMix64::new(seed);
         (0..n).map(|_| r.normalish(0.1)).collect()
     }
@@ -704,7 +709,7 @@ mod tests {
     /// through an accessor, every active voxel added to `y` in offset order
     /// with a bounds check — what the specialised kernels must reproduce bit
     /// for bit.
-    fn reference(g: &WeightGrid, name: &str, x: &[f32], transpose: bool) -> Vec<f32> {
+    pub(super) fn reference(g: &WeightGrid, name: &str, x: &[f32], transpose: bool) -> Vec<f32> {
         use crate::tiles::{block_at, Block, Tiles};
         let t = g.plan().tensor(name).unwrap();
         let geom = Tiles::of(t).unwrap();
