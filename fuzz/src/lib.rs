@@ -1338,3 +1338,70 @@ fn decode_as<const L2: u32, const L1: u32, const L0: u32, const D: bool>(data: &
         "decoded: iter_on vs active_voxel_count"
     );
 }
+
+/// The `neural_import` target: `data`'s first byte picks the import options (the
+/// file's stored plan or a new one, skipping unsupported dtypes or not, the sparsity
+/// rule of matrices), the rest is a safetensors file for
+/// `sparsevdb_neural::WeightGrid::from_safetensors`. Anything but a well-formed file
+/// must be an `Err`, never a panic, a hang or a huge allocation. An `Ok` grid must
+/// validate, load every stored tensor back with its planned shape, multiply it
+/// (`W·x`, `Wᵀ·x`) into vectors of the right lengths, and export a file that
+/// imports again to the same values, bit for bit. Returns whether the import
+/// succeeded.
+pub fn import_bytes(data: &[u8]) -> bool {
+    use sparsevdb_neural::import::ImportOptions;
+    use sparsevdb_neural::{SparsityRule, WeightGrid};
+
+    let Some((&first, file)) = data.split_first() else {
+        return false;
+    };
+    let options = ImportOptions {
+        use_stored_plan: first & 1 == 0,
+        skip_unsupported: first & 2 != 0,
+        matrix_rule: match (first >> 2) & 3 {
+            0 => SparsityRule::KeepAll,
+            1 => SparsityRule::Sparsity(0.9),
+            2 => SparsityRule::Threshold(0.5),
+            _ => SparsityRule::Sparsity(0.99),
+        },
+        ..Default::default()
+    };
+    let Ok((grid, report)) = WeightGrid::from_safetensors(file, &options) else {
+        return false;
+    };
+    grid.tree()
+        .validate()
+        .expect("an imported grid is a valid tree");
+    let bits = |v: &[f32]| v.iter().map(|w| w.to_bits()).collect::<Vec<_>>();
+    let mut loaded = Vec::new();
+    for stored in &report.tensors {
+        let name = stored.name.as_str();
+        let planned = grid
+            .plan()
+            .tensor(name)
+            .expect("a stored tensor is planned");
+        let dense = grid.load(name).expect("a stored tensor loads");
+        assert_eq!(dense.shape(), planned.shape(), "{name}: shape");
+        if planned.shape().len() == 2 {
+            let (rows, cols) = (planned.rows(), planned.cols());
+            let y = grid.matvec(name, &vec![1.0; cols]).expect("W·x");
+            let yt = grid.matvec_t(name, &vec![1.0; rows]).expect("Wᵀ·x");
+            assert_eq!((y.len(), yt.len()), (rows, cols), "{name}: product lengths");
+        }
+        loaded.push((name.to_string(), bits(dense.data())));
+    }
+    let exported = grid.to_safetensors().expect("an imported grid exports");
+    let (again, _) = WeightGrid::from_safetensors(&exported, &ImportOptions::default())
+        .expect("an exported grid imports");
+    for (name, want) in loaded {
+        let back = again
+            .load(&name)
+            .expect("the tensor is in the exported file");
+        assert_eq!(
+            bits(back.data()),
+            want,
+            "{name}: values after export and import"
+        );
+    }
+    true
+}

@@ -1,5 +1,6 @@
 //! The seed corpora of `fuzz/corpus/<target>/`: handmade scripts (written through
-//! `sparsevdb_fuzz::Encoder`) and postcard encodings of real trees.
+//! `sparsevdb_fuzz::Encoder`), postcard encodings of real trees and small safetensors
+//! files.
 //!
 //! `cargo test --test seeds` checks that every committed seed is what this file makes,
 //! that each decodes back to its script, and that each passes its target's checks;
@@ -10,7 +11,8 @@ use std::path::PathBuf;
 use arbitrary::{Arbitrary, Unstructured};
 use sparsevdb_fuzz::model::CompKind;
 use sparsevdb_fuzz::{
-    decode_bytes, run_combo_script, run_script, Combo, ComboScript, Encoder, Op, Script, Step,
+    decode_bytes, import_bytes, run_combo_script, run_script, Combo, ComboScript, Encoder, Op,
+    Script, Step,
 };
 use sparsevdb_tree::{Coord, CoordBBox, Tree};
 
@@ -370,5 +372,73 @@ fn serde_seeds_decode() {
     for (name, bytes) in serde_seeds() {
         decode_bytes(&bytes);
         write_or_check("serde_decode", &name, &bytes);
+    }
+}
+
+/// Small safetensors files, each behind an options byte: every dtype the crate reads,
+/// matrices, vectors, a tensor with an unsupported dtype, and a grid's own export
+/// (with its plan in the metadata).
+fn neural_seeds() -> Vec<(String, Vec<u8>)> {
+    use sparsevdb_neural::import::ImportOptions;
+    use sparsevdb_neural::safetensors_io::{write_tensors, TensorRef};
+    use sparsevdb_neural::{Dtype, WeightGrid};
+
+    let w: Vec<f32> = (0..96).map(|i| (i as f32 - 40.0) / 16.0).collect();
+    let mut out = Vec::new();
+    for (name, dtype, shape) in [
+        ("f32_matrix", Dtype::F32, &[8usize, 12][..]),
+        ("f16_matrix", Dtype::F16, &[12, 8][..]),
+        ("bf16_matrix", Dtype::Bf16, &[3, 32][..]),
+        ("f32_vector", Dtype::F32, &[96][..]),
+    ] {
+        let file = write_tensors(
+            [TensorRef {
+                name: "layer.0.weight",
+                dtype,
+                shape,
+                values: &w,
+            }],
+            &Default::default(),
+        )
+        .unwrap();
+        for options in [0u8, 0b0101, 0b1110] {
+            let mut bytes = vec![options];
+            bytes.extend_from_slice(&file);
+            out.push((format!("{name}_{options}"), bytes));
+        }
+    }
+    let two = write_tensors(
+        [
+            TensorRef {
+                name: "a.weight",
+                dtype: Dtype::F16,
+                shape: &[4, 16],
+                values: &w[..64],
+            },
+            TensorRef {
+                name: "a.bias",
+                dtype: Dtype::F32,
+                shape: &[4],
+                values: &w[..4],
+            },
+        ],
+        &Default::default(),
+    )
+    .unwrap();
+    let (grid, _) = WeightGrid::from_safetensors(&two, &ImportOptions::default()).unwrap();
+    let exported = grid.to_safetensors().unwrap();
+    for (name, file) in [("two_tensors", two), ("grid_export_with_plan", exported)] {
+        let mut bytes = vec![0u8];
+        bytes.extend_from_slice(&file);
+        out.push((name.to_string(), bytes));
+    }
+    out
+}
+
+#[test]
+fn neural_seeds_import() {
+    for (name, bytes) in neural_seeds() {
+        assert!(import_bytes(&bytes), "{name}: the seed does not import");
+        write_or_check("neural_import", &name, &bytes);
     }
 }
