@@ -20,6 +20,8 @@ enum Kind<'a, T, const LOG2: u32, const D: bool> {
     Tiny {
         offsets: &'a [u16],
         mask: OnceLock<Mask<LOG2>>,
+        /// The leaf's share of its store's index (slots and starts), in bytes.
+        index_bytes: usize,
     },
 }
 
@@ -56,12 +58,14 @@ impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
         }
     }
 
-    /// The view of a tiny leaf: active voxels at `offsets` (ascending) with `values`.
+    /// The view of a tiny leaf: active voxels at `offsets` (ascending) with `values`,
+    /// `index_bytes` its share of the store's index.
     pub(crate) fn from_tiny(
         origin: Coord,
         offsets: &'a [u16],
         values: &'a [T],
         inactive: T,
+        index_bytes: usize,
     ) -> Self {
         LeafRef {
             origin,
@@ -72,6 +76,7 @@ impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
             kind: Kind::Tiny {
                 offsets,
                 mask: OnceLock::new(),
+                index_bytes,
             },
         }
     }
@@ -92,7 +97,7 @@ impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
     pub fn value_mask(&self) -> &Mask<LOG2> {
         match &self.kind {
             Kind::Node(n) => n.value_mask(),
-            Kind::Tiny { offsets, mask } => {
+            Kind::Tiny { offsets, mask, .. } => {
                 mask.get_or_init(|| Mask::from_on_bits(offsets.iter().map(|&o| usize::from(o))))
             }
         }
@@ -158,11 +163,26 @@ impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
 
     /// Bytes held by the leaf: a leaf object's [`mem_usage`](Node::mem_usage); for a
     /// tiny leaf its share of the lower node's tiny-leaf store — its offsets and
-    /// values plus 8 bytes of index (start and slot).
+    /// values, plus the store's index (slot list or mask, and leaf starts) divided
+    /// evenly among its leaves (rounded up), so that the tiny leaves of a node add up
+    /// to its store's bytes (without spare capacity) within a byte per leaf.
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, Tree};
+    /// let mut t: Tree<f32> = Tree::new(0.0);
+    /// for i in 0..300 {
+    ///     t.set_value(Coord::new(8 * (i % 16), 8 * (i / 16 % 16), 8 * (i / 256)), 1.0);
+    /// }
+    /// t.compact();
+    /// let leaves: usize = t.leaves().map(|l| l.mem_usage()).sum();
+    /// assert!(leaves <= t.mem_usage());
+    /// ```
     pub fn mem_usage(&self) -> usize {
-        match self.kind {
+        match &self.kind {
             Kind::Node(n) => n.mem_usage(),
-            Kind::Tiny { .. } => self.active_count() * (2 + core::mem::size_of::<T>()) + 8,
+            Kind::Tiny { index_bytes, .. } => {
+                self.active_count() * (2 + core::mem::size_of::<T>()) + index_bytes
+            }
         }
     }
 
@@ -292,6 +312,7 @@ impl<T: Value, const L0: u32, const D: bool, const L1: u32> InternalNode<LeafNod
                 offsets,
                 values,
                 self.tiny.inactive(),
+                self.tiny.index_bytes_per_leaf(),
             ));
         }
         None

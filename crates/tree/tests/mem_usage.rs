@@ -249,3 +249,28 @@ fn tiny_leaf_forms() {
         t
     });
 }
+
+/// A tiny leaf's `mem_usage` is its share of its store: the leaves of a tree of
+/// one-voxel tiny leaves (4000 in one lower node: the store's mask form; 20 in
+/// another: its slot list) add up to no more than the whole tree, and to all of it
+/// but the internal nodes' own few KiB.
+#[test]
+fn tiny_leaves_add_up_to_their_store() {
+    let mut t: Tree<f32, 5, 4, 3, false> = Tree::with_background(0.0);
+    for i in 0..4000 {
+        let (x, y, z) = (i % 16, (i / 16) % 16, i / 256);
+        t.set_value(Coord::new(x * 8, y * 8, z * 8 + 1), i as f32);
+    }
+    for i in 0..20 {
+        t.set_value(Coord::new(1000 + 8 * i, 0, 0), i as f32);
+    }
+    t.compact();
+    assert_eq!(t.leaves().filter(|l| l.is_tiny()).count(), 4020);
+    let leaves: usize = t.leaves().map(|l| l.mem_usage()).sum();
+    let tree = t.mem_usage();
+    assert!(leaves <= tree, "leaves {leaves} > tree {tree}");
+    // The rest of the tree (root, the upper node's 4 KiB child mask, two lower
+    // nodes' masks and tables) is under 8 KiB; the old estimate (8 bytes of index
+    // per leaf, about 2.3 here) overshot the whole tree by 15 KiB.
+    assert!(tree - leaves < 8192, "leaves {leaves}, tree {tree}");
+}
