@@ -164,8 +164,8 @@ impl<'a, T: Value, const LOG2: u32, const D: bool> LeafRef<'a, T, LOG2, D> {
     /// Bytes held by the leaf: a leaf object's [`mem_usage`](Node::mem_usage); for a
     /// tiny leaf its share of the lower node's tiny-leaf store — its offsets and
     /// values, plus the store's index (slot list or mask, and leaf starts) divided
-    /// evenly among its leaves (rounded up), so that the tiny leaves of a node add up
-    /// to its store's bytes (without spare capacity) within a byte per leaf.
+    /// evenly among its leaves (rounded down), so that the tiny leaves of a node add
+    /// up to its store's bytes (without spare capacity) less at most a byte per leaf.
     ///
     /// ```
     /// use sparsevdb_tree::{Coord, Tree};

@@ -461,14 +461,15 @@ impl<T: Value> TinyLeaves<T> {
 
     /// Heap bytes held.
     /// The index's bytes (slot list or mask with prefix counts, and the leaf starts)
-    /// divided among the tiny leaves, rounded up.
+    /// divided among the tiny leaves, rounded down (so that the leaves never add up to
+    /// more than the store).
     pub(crate) fn index_bytes_per_leaf(&self) -> usize {
         let slots = match &self.slots {
             Slots::List(list) => list.len() * 4,
             Slots::Mask { mask, prefix } => mask.len() * 8 + prefix.len() * 4,
         };
         let starts = self.starts.base.len() * 4 + self.starts.rel.len() * 2;
-        (slots + starts).div_ceil(self.len().max(1))
+        (slots + starts) / self.len().max(1)
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
