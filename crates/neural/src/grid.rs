@@ -157,20 +157,8 @@ const FEW_VALUES: usize = 16;
 /// `values`, every other voxel inactive 0.0: packed with a buffer of exactly
 /// `values.len()`, or dense past [`LeafNode::PACKED_MAX`] active voxels.
 fn whole_leaf(origin: Coord, offsets: &[usize], values: &[f32]) -> LeafNode<f32> {
-    let mut mask = Mask::new(false);
-    for &n in offsets {
-        mask.set_on(n);
-    }
-    let parts = if offsets.len() <= LeafNode::<f32>::PACKED_MAX {
-        LeafNode::from_parts(origin, mask, Some(0.0), values.to_vec())
-    } else {
-        let mut all = vec![0.0f32; LeafNode::<f32>::NUM_VALUES];
-        for (&n, &w) in offsets.iter().zip(values) {
-            all[n] = w;
-        }
-        LeafNode::from_parts(origin, mask, None, all)
-    };
-    parts.expect("one value per active voxel, the form chosen by count")
+    let mask = Mask::from_on_bits(offsets.iter().copied());
+    LeafNode::from_active(origin, mask, 0.0, values.to_vec()).expect("one value per active voxel")
 }
 
 fn bbox(r: &Region) -> CoordBBox {
@@ -602,21 +590,14 @@ mod tests {
         ];
         let plan = LayoutPlan::from_tensors(&specs, &PlanOptions::default()).unwrap();
         let mut g = WeightGrid::new(plan);
+        // Tensor `name` of `shape` from random values of `seed`.
+        let store = |g: &mut WeightGrid, name: &str, shape: [usize; 2], seed, rule| {
+            let data = values(shape[0] * shape[1], seed);
+            g.store(name, &shape, &data[..], rule).unwrap();
+        };
+        store(&mut g, "a", [300, 200], 1, SparsityRule::Sparsity(0.99));
+        store(&mut g, "b", [64, 512], 2, SparsityRule::Sparsity(0.5));
         let ones = vec![0.5f32; 128 * 96];
-        g.store(
-            "a",
-            &[300, 200],
-            &values(60_000, 1)[..],
-            SparsityRule::Sparsity(0.99),
-        )
-        .unwrap();
-        g.store(
-            "b",
-            &[64, 512],
-            &values(32_768, 2)[..],
-            SparsityRule::Sparsity(0.5),
-        )
-        .unwrap();
         g.store("c", &[128, 96], &ones[..], SparsityRule::KeepAll)
             .unwrap();
         // The lower nodes with their leaves (the root's and upper nodes'
@@ -640,29 +621,11 @@ mod tests {
             )
         };
         // KeepAll of `b` makes dense leaves; 50 % packed ones
-        g.store(
-            "b",
-            &[64, 512],
-            &values(32_768, 3)[..],
-            SparsityRule::KeepAll,
-        )
-        .unwrap();
-        g.store(
-            "a",
-            &[300, 200],
-            &values(60_000, 4)[..],
-            SparsityRule::Sparsity(0.5),
-        )
-        .unwrap();
+        store(&mut g, "b", [64, 512], 3, SparsityRule::KeepAll);
+        store(&mut g, "a", [300, 200], 4, SparsityRule::Sparsity(0.5));
         let mixed = forms(&g);
         assert!(exact(&g));
-        g.store(
-            "a",
-            &[300, 200],
-            &values(60_000, 5)[..],
-            SparsityRule::Sparsity(0.99),
-        )
-        .unwrap();
+        store(&mut g, "a", [300, 200], 5, SparsityRule::Sparsity(0.99));
         assert_eq!(forms(&g), (true, false, true, true));
         assert_eq!(mixed, (false, true, true, true));
         assert!(exact(&g));

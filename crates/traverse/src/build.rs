@@ -236,16 +236,10 @@ where
                 }
                 // ... then built whole: packed with a buffer of exactly its active
                 // values, or dense past `PACKED_MAX` of them (one allocation each).
-                let voxels = <LeafNode<T, L0> as Node>::NUM_VALUES;
-                let count = mask.count_on();
-                let leaf = if count > LeafNode::<T, L0>::PACKED_MAX {
-                    LeafNode::from_parts(origin, mask, None, vals[..voxels].to_vec())
-                } else {
-                    let mut active = Vec::with_capacity(count);
-                    active.extend(mask.iter_on().map(|n| vals[n]));
-                    LeafNode::from_parts(origin, mask, Some(background), active)
-                }
-                .expect("one value per voxel (dense) or per active voxel (packed)");
+                let mut active = Vec::with_capacity(mask.count_on());
+                active.extend(mask.iter_on().map(|n| vals[n]));
+                let leaf = LeafNode::from_active(origin, mask, background, active)
+                    .expect("one value per active voxel");
                 lower.insert_child(Box::new(leaf));
             }
             // Leaves of a few voxels live inside the node (decision 0011).

@@ -143,17 +143,7 @@ fn packed_leaf<T: Value, const L0: u32>(
             v
         })
         .collect();
-    if values.len() <= LeafNode::<T, L0>::PACKED_MAX {
-        return LeafNode::from_parts(origin, mask, Some(inactive), values)
-            .expect("one value per active voxel, at most PACKED_MAX of them");
-    }
-    let mut leaf = LeafNode::<T, L0>::new_filled(origin, inactive, false);
-    let all = leaf.make_dense();
-    for (n, v) in mask.iter_on().zip(values) {
-        all[n] = v;
-    }
-    *leaf.value_mask_mut() = mask;
-    leaf
+    LeafNode::from_active(origin, mask, inactive, values).expect("one value per active voxel")
 }
 
 /// Replaces the contents of `a` by every voxel's value `vals` and the mask `words`;

@@ -637,6 +637,44 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> LeafNode<T, LOG2, DENSE_
         Ok(leaf)
     }
 
+    /// A leaf whose active voxels are the on bits of `mask`, with `values` (one per
+    /// on bit, in offset order), and whose inactive voxels all hold `inactive`, in
+    /// the form a write would reach: packed, or dense past
+    /// [`PACKED_MAX`](Self::PACKED_MAX) active voxels. The value buffer of a packed
+    /// leaf is `values` itself (no spare capacity unless `values` has some).
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, LeafNode, LeafPartsError, Mask, Node};
+    /// let mut mask = Mask::<3>::new(false);
+    /// mask.set_on(7);
+    /// let leaf = LeafNode::<f32>::from_active(Coord::new(0, 0, 0), mask, 0.5, vec![2.0])?;
+    /// assert_eq!((leaf.probe_at(7), leaf.probe_at(8)), ((2.0, true), (0.5, false)));
+    /// assert!(!leaf.is_dense());
+    /// let all = LeafNode::<f32>::from_active(Coord::new(0, 0, 0), Mask::new(true), 0.5, vec![1.0; 512])?;
+    /// assert!(all.is_dense());
+    /// # Ok::<(), LeafPartsError>(())
+    /// ```
+    pub fn from_active(
+        origin: Coord,
+        mask: Mask<LOG2>,
+        inactive: T,
+        values: Vec<T>,
+    ) -> Result<Self, LeafPartsError> {
+        let count = mask.count_on();
+        if values.len() != count {
+            return Err(LeafPartsError::WrongValueCount {
+                expected: count,
+                got: values.len(),
+            });
+        }
+        if count <= Self::PACKED_MAX {
+            return Self::from_parts(origin, mask, Some(inactive), values);
+        }
+        let mut all = vec![inactive; Self::VOXELS];
+        scatter_active(mask.words(), &values, &mut all);
+        Self::from_parts(origin, mask, None, all)
+    }
+
     /// The packed form's parts, if the leaf is packed.
     #[inline]
     pub(crate) fn packed_view(&self) -> Option<PackedView<'_, T, LOG2>> {
