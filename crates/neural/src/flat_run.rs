@@ -85,6 +85,17 @@ impl<const LC: u32> FlatRun<LC> {
         true
     }
 
+    /// The matrix row and column of the entry at voxel offset `o` (its low 9
+    /// bits) of the tile at `[row0, col0]`.
+    #[inline(always)]
+    fn row_col(o: u16, [row0, col0]: [u16; 2]) -> (usize, usize) {
+        let o = usize::from(o) & 511;
+        (
+            usize::from(row0) + (o >> LC),
+            usize::from(col0) + (o & (Self::TILE_COLS - 1)),
+        )
+    }
+
     /// Multiplies the gathered entries into `y` (`offs`, `vals`: the node's
     /// entry arrays; `y += W·x`, or `Wᵀ·x` with `TRANSPOSE`) and empties the
     /// run. Each product is added to `y` on its own, in entry order.
@@ -108,12 +119,10 @@ impl<const LC: u32> FlatRun<LC> {
         } else {
             (y.len(), x.len())
         };
-        let tcm = Self::TILE_COLS - 1;
         if self.row_limit > rows || self.col_limit > cols {
             // Not for these vectors (never so in this crate): checked indexing.
-            for ((&o, &w), &[row0, col0]) in offs.iter().zip(vals).zip(bases) {
-                let o = usize::from(o) & 511;
-                let (i, j) = (usize::from(row0) + (o >> LC), usize::from(col0) + (o & tcm));
+            for ((&o, &w), &base) in offs.iter().zip(vals).zip(bases) {
+                let (i, j) = Self::row_col(o, base);
                 if TRANSPOSE {
                     y[j] += w * x[i];
                 } else {
@@ -122,16 +131,16 @@ impl<const LC: u32> FlatRun<LC> {
             }
             return;
         }
-        for ((&o, &w), &[row0, col0]) in offs.iter().zip(vals).zip(bases) {
-            let o = usize::from(o) & 511;
-            let (i, j) = (usize::from(row0) + (o >> LC), usize::from(col0) + (o & tcm));
-            // SAFETY: `push` took this entry's tile only with
+        for ((&o, &w), &base) in offs.iter().zip(vals).zip(bases) {
+            let (i, j) = Self::row_col(o, base);
+            // Bounds: `push` took this entry's tile only with
             // `row0 + TILE_ROWS <= row_limit` and `col0 + TILE_COLS <= col_limit`
-            // (no overflow: both are at most `u16::MAX` plus 512), and
-            // `o < 512`, so `o >> LC < TILE_ROWS` and `o & tcm < TILE_COLS`:
-            // `i < row_limit <= rows` and `j < col_limit <= cols`, checked just
-            // above. `rows` is the length of `y` (`x` with `TRANSPOSE`) and
-            // `cols` that of `x` (`y`), so every index is in bounds.
+            // (no overflow: both are at most `u16::MAX` plus 512), and `row_col`
+            // keeps the in-tile row below `TILE_ROWS` and column below
+            // `TILE_COLS`: `i < row_limit <= rows` and `j < col_limit <= cols`,
+            // checked just above. `rows` is the length of `y` (`x` with
+            // `TRANSPOSE`) and `cols` that of `x` (`y`).
+            // SAFETY: so every index below is in bounds (see "Bounds" above).
             unsafe {
                 if TRANSPOSE {
                     *y.get_unchecked_mut(j) += w * *x.get_unchecked(i);
