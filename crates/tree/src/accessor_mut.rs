@@ -182,6 +182,14 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
         if let Some(leaf) = self.cached_leaf(c) {
             return w.apply(leaf, c);
         }
+        if self.lower_key != Some(c.mask(Self::LOWER_MASK)) {
+            // Another lower node: one walk finds it and its leaf where they exist
+            // (then the write needs no walk of its own).
+            self.recache(c);
+            if let Some(leaf) = self.cached_leaf(c) {
+                return w.apply(leaf, c);
+            }
+        }
         if let Some(lower) = self.cached_lower(c) {
             w.apply(lower, c);
             let lower = NonNull::from(lower);
