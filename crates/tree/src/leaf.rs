@@ -290,6 +290,34 @@ impl<T: Value> Packed<T> {
         }
     }
 
+    /// Makes the inactive voxel at offset `n` active with value `v` when that is an
+    /// append into spare capacity (no active voxel at or after `n`) that leaves at
+    /// most `limit` values; `false` (doing nothing) otherwise.
+    #[inline(always)]
+    fn try_append<const LOG2: u32>(
+        &mut self,
+        mask: &mut Mask<LOG2>,
+        n: usize,
+        v: T,
+        limit: usize,
+    ) -> bool {
+        let w = n >> 6;
+        let len = self.values.len();
+        if mask.words()[w] >> (n & 63) != 0
+            || len == self.values.capacity()
+            || len >= limit
+            || self.ranks.get(w + 1).is_some_and(|&r| r != UNRANKED)
+        {
+            return false;
+        }
+        self.values.push(v);
+        mask.set_on(n);
+        if self.ranks[w] == UNRANKED {
+            self.rank_new_top_word(w, len);
+        }
+        true
+    }
+
     /// Word `w` got the first on bit past the old top word, at value index `start`:
     /// the words from after the old top word to `w` start there (those between are
     /// empty).
@@ -1139,7 +1167,20 @@ impl<T: Value, const LOG2: u32, const DENSE_ONLY: bool> Node for LeafNode<T, LOG
 
     #[inline]
     fn set_value_on(&mut self, c: Coord, v: T) {
-        self.set_at(Self::coord_to_offset(c), v, true);
+        let n = Self::coord_to_offset(c);
+        // The two common cases inline (the accessor's coherent writes): a store
+        // into a dense leaf, an append past every active voxel of a packed one.
+        match &mut self.data {
+            LeafData::Dense(d) => {
+                d[n] = v;
+                self.value_mask.set_on(n);
+            }
+            LeafData::Packed(p) => {
+                if !p.try_append(&mut self.value_mask, n, v, Self::PACKED_MAX) {
+                    self.set_at(n, v, true);
+                }
+            }
+        }
     }
 
     #[inline]
@@ -1663,6 +1704,47 @@ mod tests {
         };
         assert!(p.values.capacity() <= 2 * 186, "{}", p.values.capacity());
         check_ranks(&leaf);
+    }
+
+    /// `set_value_on`'s inline append (spare capacity, past every active voxel)
+    /// and every case it leaves to `set_at`: a voxel already active, one before the
+    /// top, a full buffer, the packed limit (the leaf turns dense), a skipped word.
+    #[test]
+    fn set_value_on_appends_inline_and_falls_back() {
+        let at = |n: usize| L::offset_to_local(n);
+        let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.5, false);
+        let mut want = vec![(0.5f32, false); 512];
+        let write = |leaf: &mut L, want: &mut Vec<(f32, bool)>, n: usize, v: f32| {
+            leaf.set_value_on(at(n), v);
+            want[n] = (v, true);
+            check_ranks(leaf);
+            for (k, &w) in want.iter().enumerate() {
+                assert_eq!(leaf.probe_at(k), w, "offset {k} after writing {n}");
+            }
+        };
+        write(&mut leaf, &mut want, 3, 1.0); // first value (no buffer yet: set_at)
+        write(&mut leaf, &mut want, 4, 2.0); // append
+        write(&mut leaf, &mut want, 200, 3.0); // append into a new word past empty words
+        write(&mut leaf, &mut want, 4, 4.0); // already active
+        write(&mut leaf, &mut want, 100, 5.0); // before the top: an insertion
+        write(&mut leaf, &mut want, 201, 6.0);
+        let LeafData::Packed(p) = &leaf.data else {
+            unreachable!("6 values stay packed")
+        };
+        assert_eq!(p.values, [1.0, 4.0, 5.0, 3.0, 6.0]);
+        // Appending in offset order up to the packed limit, then past it.
+        let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.5, false);
+        let mut want = vec![(0.5f32, false); 512];
+        for n in 0..L::PACKED_MAX {
+            leaf.set_value_on(at(n), n as f32);
+            want[n] = (n as f32, true);
+        }
+        assert!(!leaf.is_dense(), "{} values", leaf.active_count());
+        check_ranks(&leaf);
+        write(&mut leaf, &mut want, 500, -1.0);
+        assert!(leaf.is_dense(), "past PACKED_MAX the leaf turns dense");
+        write(&mut leaf, &mut want, 511, -2.0); // dense: a store
+        assert_eq!(leaf.active_count(), L::PACKED_MAX + 2);
     }
 
     #[test]
