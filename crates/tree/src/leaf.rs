@@ -1735,9 +1735,9 @@ mod tests {
         // Appending in offset order up to the packed limit, then past it.
         let mut leaf = L::new_filled(Coord::new(0, 0, 0), 0.5, false);
         let mut want = vec![(0.5f32, false); 512];
-        for n in 0..L::PACKED_MAX {
+        for (n, w) in want.iter_mut().enumerate().take(L::PACKED_MAX) {
             leaf.set_value_on(at(n), n as f32);
-            want[n] = (n as f32, true);
+            *w = (n as f32, true);
         }
         assert!(!leaf.is_dense(), "{} values", leaf.active_count());
         check_ranks(&leaf);
