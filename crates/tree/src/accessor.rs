@@ -1,7 +1,8 @@
 //! Cached accessors (OpenVDB `ValueAccessor`): [`ValueAccessor`] for reads and
 //! [`ValueAccessorMut`] for reads and writes. Each caches one node per level, keyed by
 //! `xyz & !(DIM − 1)`, so that coherent access skips the root's hash lookup and the
-//! upper levels.
+//! upper levels, plus a second lower node (the one before), so that access going back
+//! and forth across a lower-node boundary skips them too.
 //!
 //! The shared accessor caches plain references; the mutable one lives in
 //! `accessor_mut.rs` (the crate's only `unsafe`, see decision 0008).
@@ -44,6 +45,10 @@ pub struct ValueAccessor<
     leaf: Cell<Option<&'a LeafNode<T, L0, D>>>,
     lower_key: Cell<Option<Coord>>,
     lower: Cell<Option<&'a LowerNode<T, L1, L0, D>>>,
+    // The lower node cached before `lower`: reads going back and forth across a
+    // lower-node boundary (each z column of `sphere` crosses z = 0) swap the two.
+    other_lower_key: Cell<Option<Coord>>,
+    other_lower: Cell<Option<&'a LowerNode<T, L1, L0, D>>>,
     upper_key: Cell<Option<Coord>>,
     upper: Cell<Option<&'a UpperNode<T, L2, L1, L0, D>>>,
 }
@@ -62,6 +67,8 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
             leaf: Cell::new(None),
             lower_key: Cell::new(None),
             lower: Cell::new(None),
+            other_lower_key: Cell::new(None),
+            other_lower: Cell::new(None),
             upper_key: Cell::new(None),
             upper: Cell::new(None),
         }
@@ -82,6 +89,12 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
         }
         if self.lower_key.get() == Some(c.mask(Self::LOWER_MASK)) {
             if let Some(lower) = self.lower.get() {
+                return self.probe_lower(lower, c);
+            }
+        }
+        if self.other_lower_key.get() == Some(c.mask(Self::LOWER_MASK)) {
+            if let Some(lower) = self.other_lower.get() {
+                self.cache_lower(c, lower);
                 return self.probe_lower(lower, c);
             }
         }
@@ -110,11 +123,20 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
         match upper.child(n) {
             None => (upper.tiles.get(n), upper.value_mask.is_on(n)),
             Some(lower) => {
-                self.lower_key.set(Some(c.mask(Self::LOWER_MASK)));
-                self.lower.set(Some(lower));
+                self.cache_lower(c, lower);
                 self.probe_lower(lower, c)
             }
         }
+    }
+
+    /// Caches `lower` (holding `c`) as the current lower node; the one cached so far
+    /// becomes the other.
+    #[inline]
+    fn cache_lower(&self, c: Coord, lower: &'a LowerNode<T, L1, L0, D>) {
+        self.other_lower_key.set(self.lower_key.get());
+        self.other_lower.set(self.lower.get());
+        self.lower_key.set(Some(c.mask(Self::LOWER_MASK)));
+        self.lower.set(Some(lower));
     }
 
     #[inline]
@@ -180,5 +202,37 @@ impl<T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool> Tree<
     /// A cached read-write accessor; the tree is borrowed mutably while it lives.
     pub fn accessor_mut(&mut self) -> ValueAccessorMut<'_, T, L2, L1, L0, D> {
         ValueAccessorMut::new(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads going back and forth between two lower nodes (the cached ones swap),
+    /// now and then a third one, a tile and an empty region, each against the
+    /// tree's own uncached read.
+    #[test]
+    fn alternating_lower_nodes_read_what_the_tree_holds() {
+        let mut t: Tree<f32> = Tree::new(0.0);
+        for i in 0..300 {
+            t.set_value(Coord::new(i % 128, 1, (i % 3) - 1), i as f32);
+            t.set_value(Coord::new(1000 + i, 0, 0), -(i as f32));
+        }
+        t.fill(
+            &crate::CoordBBox::new(Coord::new(0, 0, 128), Coord::new(127, 127, 255)),
+            7.0,
+            true,
+        );
+        let acc = t.accessor();
+        for i in 0..2000 {
+            let c = match i % 11 {
+                10 => Coord::new(1000 + i % 300, 0, 0),
+                9 => Coord::new(i % 128, i % 128, 200),
+                8 => Coord::new(-5000, i, 3),
+                _ => Coord::new(i % 128, 1 + i % 2, (i % 3) - 1),
+            };
+            assert_eq!(acc.probe_value(c), t.probe_value(c), "at {c:?}");
+        }
     }
 }
