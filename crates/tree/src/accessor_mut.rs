@@ -200,7 +200,8 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
     /// cached lower node when it holds `c` (the two swap), else a walk from the root
     /// (the lower node cached so far becomes the other one).
     #[inline(never)]
-    fn switch_lower(&mut self, c: Coord) {
+    fn switch_lower(&mut self, c: &Coord) {
+        let c = *c;
         let key = c.mask(Self::LOWER_MASK);
         if let (true, Some(other)) = (self.other_lower_key == Some(key), self.other_lower) {
             self.other_lower_key = self.lower_key;
@@ -233,7 +234,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
         if self.lower_key != Some(c.mask(Self::LOWER_MASK)) {
             // Another lower node: find it and its leaf where they exist (then the
             // write needs no walk of its own).
-            self.switch_lower(c);
+            self.switch_lower(&c);
             if let Some(leaf) = self.cached_leaf(c) {
                 return w.apply(leaf, c);
             }
@@ -261,7 +262,7 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
             return leaf.probe_value(c);
         }
         if self.lower_key != Some(c.mask(Self::LOWER_MASK)) {
-            self.switch_lower(c);
+            self.switch_lower(&c);
             if let Some(leaf) = self.cached_leaf(c) {
                 return leaf.probe_value(c);
             }
