@@ -92,15 +92,15 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
                 return self.probe_lower(lower, c);
             }
         }
+        if self.upper_key.get() == Some(c.mask(Self::UPPER_MASK)) {
+            if let Some(upper) = self.upper.get() {
+                return self.probe_upper(upper, c);
+            }
+        }
         if self.other_lower_key.get() == Some(c.mask(Self::LOWER_MASK)) {
             if let Some(lower) = self.other_lower.get() {
                 self.cache_lower(c, lower);
                 return self.probe_lower(lower, c);
-            }
-        }
-        if self.upper_key.get() == Some(c.mask(Self::UPPER_MASK)) {
-            if let Some(upper) = self.upper.get() {
-                return self.probe_upper(upper, c);
             }
         }
         let root = &self.tree.root;
