@@ -198,7 +198,9 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
 
     /// Caches the lower node holding `c` and its leaf, where they exist: the other
     /// cached lower node when it holds `c` (the two swap), else a walk from the root
-    /// (the lower node cached so far becomes the other one).
+    /// (the lower node cached so far becomes the other one). `c` comes by
+    /// reference: passed by value, its `i32` halves were stored apart and reloaded
+    /// as one 8-byte word at every switch, a store-forwarding stall.
     #[inline(never)]
     fn switch_lower(&mut self, c: &Coord) {
         let c = *c;
@@ -334,16 +336,23 @@ impl<'a, T: Value, const L2: u32, const L1: u32, const L0: u32, const D: bool>
 mod tests {
     use super::*;
 
+    /// Small nodes under Miri (same code paths, far fewer slots to interpret).
+    #[cfg(miri)]
+    type T = Tree<f32, 2, 2, 1>;
+    #[cfg(not(miri))]
+    type T = Tree<f32>;
+    /// The side of a lower node of `T`.
+    const LOWER_SIDE: i32 = if cfg!(miri) {
+        1 << (2 + 1)
+    } else {
+        1 << (4 + 3)
+    };
+
     /// Interleaves cached and uncached writes so that the pointers are re-derived in
     /// every way (leaf hit, lower hit with a new leaf, root walk, tiles densified) —
     /// the test Miri runs to check the pointer discipline.
     #[test]
     fn cached_writes_agree_with_plain_writes() {
-        // Small nodes under Miri (same code paths, far fewer slots to interpret).
-        #[cfg(miri)]
-        type T = Tree<f32, 2, 2, 1>;
-        #[cfg(not(miri))]
-        type T = Tree<f32>;
         let mut a = T::with_background(0.0);
         let mut b = T::with_background(0.0);
         a.fill(
@@ -400,12 +409,7 @@ mod tests {
     /// paths that keep or forget the other cached lower node, under Miri too.
     #[test]
     fn alternating_lower_nodes_agree_with_plain_writes() {
-        #[cfg(miri)]
-        type T = Tree<f32, 2, 2, 1>;
-        #[cfg(not(miri))]
-        type T = Tree<f32>;
-        let span = 1i32 << (2 + 1); // a lower node's side under Miri
-        let span = if cfg!(miri) { span } else { 128 };
+        let span = LOWER_SIDE;
         let mut a = T::with_background(0.0);
         let mut b = T::with_background(0.0);
         {
