@@ -36,11 +36,11 @@
 //! results differ from a row-major dense product by rounding only (and every
 //! kernel gives the same bits as adding the products to `y` one by one).
 
-use sparsevdb_tree::{Coord, LeafRef, LeafStorage, LowerNode, RootNode, UpperNode};
+use sparsevdb_tree::{Coord, LeafRef, LeafStorage, LowerNode, RootNode, TinyLeafIter, UpperNode};
 
 use crate::dense::check_len;
 use crate::error::Result;
-use crate::flat_run::FlatRun;
+use crate::flat_run::{Bases, FlatRun};
 use crate::grid::WeightGrid;
 use crate::tiles::{lower_at, Block, BlockWalker, Lower, Tile, Tiles};
 
@@ -128,6 +128,7 @@ fn tiled_product<const LC: u32, const TRANSPOSE: bool>(
 /// The row-major tile index of a packed tensor's slots as they stream by:
 /// `(ti, tj)` moved forward incrementally (the next tile is usually one or a
 /// few slots on, so no division per leaf).
+#[derive(Clone, Copy)]
 struct TileCursor {
     k: usize,
     ti: usize,
@@ -236,6 +237,7 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
     let (full_ti, full_tj) = (rows / tr, cols / tc);
     let mut offsets = [0u16; OFFSETS];
     let mut run = FlatRun::<LC>::new(full_ti * tr, full_tj * tc);
+    let mut bases = Bases::new();
     let tile_at = |ti: usize, tj: usize, leaf: Coord| {
         let (row0, col0) = (ti * tr, tj * tc);
         let (rows_in, cols_in) = (tr.min(rows - row0), tc.min(cols - col0));
@@ -277,9 +279,25 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
         let mut cur = TileCursor::new(k_lo, n_tj);
         let mut leaves = lower.tiny_leaves_in(lo..hi);
         let (offs, vals) = leaves.entries();
-        while let Some((s, r)) = leaves.next_range() {
+        let stream = Stream {
+            lo,
+            k_lo,
+            full_ti,
+            full_tj,
+        };
+        while let Some((s, r)) = stream.flat::<LC, TRANSPOSE>(
+            &mut leaves,
+            &mut cur,
+            &mut run,
+            &mut bases,
+            next_other,
+            x,
+            y,
+        ) {
+            // The leaf at `s` was not taken: leaf objects or active tiles come
+            // first, or it lies in an edge tile or is longer than a run.
             if next_other < s {
-                run.flush::<TRANSPOSE>(offs, vals, x, y);
+                run.flush::<TRANSPOSE>(&mut bases, offs, vals, x, y);
                 while next_other < s {
                     other(next_other, y, &mut offsets);
                     next_other = others.next_slot();
@@ -288,11 +306,11 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
             cur.seek(k_lo + (s - lo));
             let (row0, col0) = (cur.ti * tr, cur.tj * tc);
             let full = cur.ti < full_ti && cur.tj < full_tj;
-            if full && run.push(r.clone(), row0, col0) {
+            if full && run.push(&mut bases, r.clone(), row0, col0) {
                 continue;
             }
-            run.flush::<TRANSPOSE>(offs, vals, x, y);
-            if full && run.push(r.clone(), row0, col0) {
+            run.flush::<TRANSPOSE>(&mut bases, offs, vals, x, y);
+            if full && run.push(&mut bases, r.clone(), row0, col0) {
                 continue;
             }
             // An edge tile (skip padding voxels), or a leaf longer than a run
@@ -310,12 +328,70 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
                 }
             }
         }
-        run.flush::<TRANSPOSE>(offs, vals, x, y);
+        run.flush::<TRANSPOSE>(&mut bases, offs, vals, x, y);
         while next_other < hi {
             other(next_other, y, &mut offsets);
             next_other = others.next_slot();
         }
     })
+}
+
+/// A packed tensor's slot range in one lower node, for [`Stream::flat`].
+struct Stream {
+    /// The range's first slot and the tile it holds.
+    lo: usize,
+    k_lo: usize,
+    /// Tiles with `ti < full_ti` and `tj < full_tj` have no padding.
+    full_ti: usize,
+    full_tj: usize,
+}
+
+impl Stream {
+    /// Pushes the next tiny leaves of `leaves` into `run` (flushing it when
+    /// full) for as long as they lie in full tiles, before slot `until`, and
+    /// fit a run; returns the first leaf it did not take, `None` at the end.
+    /// The common case of a packed tensor's SpMV in a loop of its own, kept
+    /// out of line and working on local copies of the iterator, the tile
+    /// cursor and the run, so that they stay in registers (inlined into the
+    /// node loop, or through the references, they went to the stack and back
+    /// on every leaf).
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn flat<const LC: u32, const TRANSPOSE: bool>(
+        &self,
+        leaves: &mut TinyLeafIter<'_, f32>,
+        cur: &mut TileCursor,
+        run_state: &mut FlatRun<LC>,
+        bases: &mut Bases,
+        until: usize,
+        x: &[f32],
+        y: &mut [f32],
+    ) -> Option<(usize, core::ops::Range<usize>)> {
+        let (mut it, mut at, mut run) = (leaves.clone(), *cur, *run_state);
+        let (offs, vals) = it.entries();
+        let mut stopped = None;
+        while let Some((s, r)) = it.next_range() {
+            if s > until {
+                stopped = Some((s, r));
+                break;
+            }
+            at.seek(self.k_lo + (s - self.lo));
+            if at.ti >= self.full_ti || at.tj >= self.full_tj {
+                stopped = Some((s, r));
+                break;
+            }
+            let (row0, col0) = (at.ti << (9 - LC), at.tj << LC);
+            if !run.push(bases, r.clone(), row0, col0) {
+                run.flush::<TRANSPOSE>(bases, offs, vals, x, y);
+                if !run.push(bases, r.clone(), row0, col0) {
+                    stopped = Some((s, r));
+                    break;
+                }
+            }
+        }
+        (*leaves, *cur, *run_state) = (it, at, run);
+        stopped
+    }
 }
 
 /// `y += W·x` (or `Wᵀ·x`) for one tile held by `block`. Inside a tile

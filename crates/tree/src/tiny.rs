@@ -438,6 +438,7 @@ impl<T: Value> TinyLeaves<T> {
                 store: self,
                 i: 0,
                 end: 0,
+                start: 0,
                 word: 0,
                 bits: 0,
             };
@@ -454,6 +455,7 @@ impl<T: Value> TinyLeaves<T> {
             store: self,
             i,
             end,
+            start: if i < end { self.starts.get(i) } else { 0 },
             word,
             bits,
         }
@@ -554,11 +556,14 @@ impl<T: Value> TinyLeaves<T> {
 /// Iterator over the tiny leaves of a lower node as `(slot, offsets, values)`, in slot
 /// order: what [`InternalNode::tiny_leaves`](crate::InternalNode::tiny_leaves) and
 /// [`InternalNode::tiny_leaves_in`](crate::InternalNode::tiny_leaves_in) return.
+#[derive(Clone)]
 pub struct TinyLeafIter<'a, T> {
     store: &'a TinyLeaves<T>,
     /// Index of the next leaf, and one past the last.
     i: usize,
     end: usize,
+    /// Where the next leaf's entries start (where the one before it ended).
+    start: usize,
     /// Mask form: the word being walked and its bits not yet visited.
     word: usize,
     bits: u64,
@@ -607,7 +612,10 @@ impl<'a, T: Value> TinyLeafIter<'a, T> {
                 self.word * 64 + b
             }
         };
-        let r = store.range(self.i);
+        // One start per leaf: this leaf starts where the one before it ended.
+        let stop = store.end(self.i);
+        let r = self.start..stop;
+        self.start = stop;
         self.i += 1;
         Some((slot, r))
     }
