@@ -461,7 +461,6 @@ impl<T: Value> TinyLeaves<T> {
         }
     }
 
-    /// Heap bytes held.
     /// The index's bytes (slot list or mask with prefix counts, and the leaf starts)
     /// divided among the tiny leaves, rounded down (so that the leaves never add up to
     /// more than the store).
@@ -474,6 +473,7 @@ impl<T: Value> TinyLeaves<T> {
         (slots + starts) / self.len().max(1)
     }
 
+    /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
         let slots = match &self.slots {
             Slots::List(list) => list.capacity() * 4,
