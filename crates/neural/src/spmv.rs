@@ -307,18 +307,21 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
                     next_other = others.next_slot();
                 }
             }
-            cur.seek(k_lo + (s - lo));
-            let (row0, col0) = (cur.ti * tr, cur.tj * tc);
-            let full = cur.ti < full_ti && cur.tj < full_tj;
-            if full && run.push(&mut bases, r.clone(), row0, col0) {
-                continue;
-            }
-            run.flush::<TRANSPOSE>(&mut bases, offs, vals, x, y);
-            if full && run.push(&mut bases, r.clone(), row0, col0) {
+            if stream.push_leaf::<LC, TRANSPOSE>(
+                &mut cur,
+                &mut run,
+                &mut bases,
+                (s, r.clone()),
+                (offs, vals),
+                x,
+                y,
+            ) {
                 continue;
             }
             // An edge tile (skip padding voxels), or a leaf longer than a run
-            // takes.
+            // takes: added on its own, after the run.
+            run.flush::<TRANSPOSE>(&mut bases, offs, vals, x, y);
+            let (row0, col0) = (cur.ti * tr, cur.tj * tc);
             let (rows_in, cols_in) = (tr.min(rows - row0), tc.min(cols - col0));
             for (&n, &w) in offs[r.clone()].iter().zip(&vals[r]) {
                 let n = usize::from(n) & 511;
@@ -372,29 +375,54 @@ impl Stream {
         y: &mut [f32],
     ) -> Option<(usize, core::ops::Range<usize>)> {
         let (mut it, mut at, mut run) = (leaves.clone(), *cur, *run_state);
-        let (offs, vals) = it.entries();
+        let entries = it.entries();
         let mut stopped = None;
         while let Some((s, r)) = it.next_range() {
-            if s > until {
+            if s > until
+                || !self.push_leaf::<LC, TRANSPOSE>(
+                    &mut at,
+                    &mut run,
+                    bases,
+                    (s, r.clone()),
+                    entries,
+                    x,
+                    y,
+                )
+            {
                 stopped = Some((s, r));
                 break;
-            }
-            at.seek(self.k_lo + (s - self.lo));
-            if at.ti >= self.full_ti || at.tj >= self.full_tj {
-                stopped = Some((s, r));
-                break;
-            }
-            let (row0, col0) = (at.ti << (9 - LC), at.tj << LC);
-            if !run.push(bases, r.clone(), row0, col0) {
-                run.flush::<TRANSPOSE>(bases, offs, vals, x, y);
-                if !run.push(bases, r.clone(), row0, col0) {
-                    stopped = Some((s, r));
-                    break;
-                }
             }
         }
         (*leaves, *cur, *run_state) = (it, at, run);
         stopped
+    }
+
+    /// Moves `at` to the tile of the leaf at slot `s` (entries `r` of the
+    /// node's `entries`) and pushes the leaf into `run`, flushing the run
+    /// first when it is full; `false` (the leaf not taken) when the tile has
+    /// padding or the leaf does not fit a run.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn push_leaf<const LC: u32, const TRANSPOSE: bool>(
+        &self,
+        at: &mut TileCursor,
+        run: &mut FlatRun<LC>,
+        bases: &mut Bases,
+        (s, r): (usize, core::ops::Range<usize>),
+        (offs, vals): (&[u16], &[f32]),
+        x: &[f32],
+        y: &mut [f32],
+    ) -> bool {
+        at.seek(self.k_lo + (s - self.lo));
+        if at.ti >= self.full_ti || at.tj >= self.full_tj {
+            return false;
+        }
+        let (row0, col0) = (at.ti << (9 - LC), at.tj << LC);
+        if run.push(bases, r.clone(), row0, col0) {
+            return true;
+        }
+        run.flush::<TRANSPOSE>(bases, offs, vals, x, y);
+        run.push(bases, r, row0, col0)
     }
 }
 
