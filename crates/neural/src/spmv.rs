@@ -10,16 +10,17 @@
 //! starting mid-node does not step over the tiny leaves of the tensors
 //! before it), each slot mapped to its tile arithmetically, and the node's leaf
 //! objects and active tiles in the tensor's slot range merged in at their
-//! slots. Consecutive tiny leaves in full tiles are multiplied as one flat
-//! run over the node's entry arrays (`FlatRun`): a loop per leaf of ~5
-//! values mispredicts its exit about once per leaf. Over a whole MiniLM pass
-//! at 99 % sparsity (every matrix once) that made the grid's SpMV ≈ 15 %
-//! faster. When one matrix is repeated back to back, the branch predictor
-//! learns the leaf sizes and both forms are within 5 %. The leaves are pushed
-//! into the run by `Stream::flat`, a loop of its own kept out of line that
-//! works on local copies of the leaf iterator, the tile cursor and the run:
-//! inlined into the node loop, they went to the stack and back on every
-//! leaf (≈ 10 % of a MiniLM pass). Other tensors' tiles are visited in row-major tile order and their
+//! slots. Consecutive tiny leaves in full tiles are multiplied as one run
+//! over the node's entry arrays (`KeyedRun`): a loop per leaf of ~5 values
+//! mispredicts its exit about once per leaf. Over a whole MiniLM pass at
+//! 99 % sparsity (every matrix once) that made the grid's SpMV ≈ 15 %
+//! faster. The leaves of a range of full tiles are read into the run by the
+//! tree's `TinyLeafIter::expand_keys`, one out-of-line loop that tags each
+//! entry with its tile's key (first row and column) from a table of the
+//! node's tiles, with no check per leaf beyond the range's end and the
+//! run's room: ≈ 8 % faster than pushing each leaf through the general
+//! checks (docs/performance.md, "SpMV keyed runs").
+//! Other tensors' tiles are visited in row-major tile order and their
 //! leaves found by a `BlockWalker` that keeps the current lower internal
 //! node, so a leaf costs one child lookup, not a root → upper → lower walk.
 //! Either way the tiles are visited in row-major tile order. The kernels are
@@ -40,12 +41,12 @@
 //! results differ from a row-major dense product by rounding only (and every
 //! kernel gives the same bits as adding the products to `y` one by one).
 
-use sparsevdb_tree::{Coord, LeafRef, LeafStorage, LowerNode, RootNode, TinyLeafIter, UpperNode};
+use sparsevdb_tree::{Coord, LeafRef, LeafStorage, LowerNode, RootNode, UpperNode};
 
 use crate::dense::check_len;
 use crate::error::Result;
-use crate::flat_run::{Bases, FlatRun};
 use crate::grid::WeightGrid;
+use crate::keyed_run::{tile_key, KeyedRun};
 use crate::tiles::{lower_at, Block, BlockWalker, Lower, Tile, Tiles};
 
 impl WeightGrid {
@@ -129,44 +130,6 @@ fn tiled_product<const LC: u32, const TRANSPOSE: bool>(
     });
 }
 
-/// The row-major tile index of a packed tensor's slots as they stream by:
-/// `(ti, tj)` moved forward incrementally (the next tile is usually one or a
-/// few slots on, so no division per leaf).
-#[derive(Clone, Copy)]
-struct TileCursor {
-    k: usize,
-    ti: usize,
-    tj: usize,
-    n_tj: usize,
-}
-
-impl TileCursor {
-    fn new(k: usize, n_tj: usize) -> Self {
-        Self {
-            k,
-            ti: k / n_tj,
-            tj: k % n_tj,
-            n_tj,
-        }
-    }
-
-    /// Moves to tile `k` (at or after the current one).
-    #[inline(always)]
-    fn seek(&mut self, k: usize) {
-        self.tj += k - self.k;
-        self.k = k;
-        if self.tj >= self.n_tj {
-            if self.tj < 2 * self.n_tj {
-                self.tj -= self.n_tj;
-                self.ti += 1;
-            } else {
-                self.ti += self.tj / self.n_tj;
-                self.tj %= self.n_tj;
-            }
-        }
-    }
-}
-
 /// The slots of a lower node in `lo..hi` holding a leaf object or an active
 /// tile, ascending (`usize::MAX` past the last one).
 struct OtherSlots<'a> {
@@ -224,7 +187,10 @@ impl<'a> OtherSlots<'a> {
 /// each slot mapped to its tile arithmetically (slot `s` of the node holds
 /// tile `k_lo + s - lo`); the few leaf objects and active tiles of the range
 /// are merged in at their slots, so the tiles are still visited in
-/// row-major tile order and the sums are the same as the walker's. Returns
+/// row-major tile order and the sums are the same as the walker's. The
+/// tiny leaves of full tiles whose keys fit go into a [`KeyedRun`] (read by
+/// `expand_keys` while no leaf object or active tile comes first); the
+/// others (edge tiles) are added on their own, skipping padding. Returns
 /// `false` (doing nothing) when the tensor is not packed on the tree's lower
 /// nodes.
 fn stream_product<const LC: u32, const TRANSPOSE: bool>(
@@ -238,10 +204,13 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
     let tcm = tc - 1;
     let n_tj = geom.tiles_per_row();
     let (rows, cols) = (geom.rows, geom.cols);
-    let (full_ti, full_tj) = (rows / tr, cols / tc);
+    // Tiles with `ti < full_ti` and `tj < full_tj` have no padding; keys hold
+    // columns below 65,536.
+    let (full_ti, full_tj) = (rows / tr, (cols / tc).min(KEY_END / tc));
     let mut offsets = [0u16; OFFSETS];
-    let mut run = FlatRun::<LC>::new(full_ti * tr, full_tj * tc);
-    let mut bases = Bases::new();
+    let mut run = KeyedRun::new();
+    // A lower node has 4,096 slots.
+    let mut keys = vec![0u32; geom.tile_count().min(4096)];
     let tile_at = |ti: usize, tj: usize, leaf: Coord| {
         let (row0, col0) = (ti * tr, tj * tc);
         let (rows_in, cols_in) = (tr.min(rows - row0), tc.min(cols - col0));
@@ -280,48 +249,71 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
             let tile = tile_at(k / n_tj, k % n_tj, lower.offset_to_global(s));
             block_product::<LC, TRANSPOSE>(&tile, block, x, y, offsets);
         };
-        let mut cur = TileCursor::new(k_lo, n_tj);
+        // The key of every slot's tile: its first row counted from the node's
+        // first tile row `ti_lo`, and its first column.
+        let ti_lo = k_lo / n_tj;
+        let row_base = ti_lo * tr;
+        {
+            // Band by band: the first may start mid-band.
+            let (mut rel, mut tj0, mut at) = (0usize, k_lo % n_tj, 0usize);
+            while at < hi - lo {
+                let n = (n_tj - tj0).min(hi - lo - at);
+                for (j, key) in keys[at..at + n].iter_mut().enumerate() {
+                    *key = tile_key(rel, (tj0 + j) << LC);
+                }
+                (rel, tj0, at) = (rel + tr, 0, at + n);
+            }
+        }
+        // Full tiles whose keys fit (rows below 65,536 from the node's first)
+        // from slot `s` on: `s..fast_end(s)`, empty when `s`'s is not one.
+        let ti_end = full_ti.min(ti_lo + KEY_END / tr);
+        let fast_end = |s: usize| {
+            let k = k_lo + (s - lo);
+            let (ti, tj) = (k / n_tj, k % n_tj);
+            if ti >= ti_end || tj >= full_tj {
+                return s;
+            }
+            let k_end = if full_tj == n_tj {
+                ti_end * n_tj
+            } else {
+                k - tj + full_tj
+            };
+            (lo + (k_end - k_lo)).min(hi)
+        };
         let mut leaves = lower.tiny_leaves_in(lo..hi);
         let (offs, vals) = leaves.entries();
-        let stream = Stream {
-            lo,
-            k_lo,
-            full_ti,
-            full_tj,
-        };
-        while let Some((s, r)) = stream.flat::<LC, TRANSPOSE>(
-            &mut leaves,
-            &mut cur,
-            &mut run,
-            &mut bases,
-            next_other,
-            x,
-            y,
-        ) {
-            // The leaf at `s` was not taken: leaf objects or active tiles come
-            // first, or it lies in an edge tile or is longer than a run.
+        let mut fast = fast_end(lo);
+        loop {
+            let until = fast.min(next_other).max(lo);
+            let n = leaves.expand_keys(lo, &keys[..until - lo], run.space(leaves.next_start()));
+            run.grow(n);
+            if run.is_full() {
+                run.flush::<LC, TRANSPOSE>(row_base, offs, vals, x, y);
+                continue;
+            }
+            let Some((s, r)) = leaves.next_range() else {
+                break;
+            };
+            // The leaves before `s` are in the run; leaf objects and active
+            // tiles before `s` come after them.
             if next_other < s {
-                run.flush::<TRANSPOSE>(&mut bases, offs, vals, x, y);
+                run.flush::<LC, TRANSPOSE>(row_base, offs, vals, x, y);
                 while next_other < s {
                     other(next_other, y, &mut offsets);
                     next_other = others.next_slot();
                 }
             }
-            if stream.push_leaf::<LC, TRANSPOSE>(
-                &mut cur,
-                &mut run,
-                &mut bases,
-                (s, r.clone()),
-                (offs, vals),
-                x,
-                y,
-            ) {
+            if s >= fast {
+                fast = fast_end(s);
+            }
+            if s < fast && run.push(r.clone(), keys[s - lo]) {
                 continue;
             }
-            // An edge tile (skip padding voxels), or a leaf longer than a run
-            // takes: added on its own, after the run.
-            run.flush::<TRANSPOSE>(&mut bases, offs, vals, x, y);
-            let (row0, col0) = (cur.ti * tr, cur.tj * tc);
+            // An edge tile (skip padding voxels), or a tile whose key does not
+            // fit: added on its own, after the run.
+            run.flush::<LC, TRANSPOSE>(row_base, offs, vals, x, y);
+            let k = k_lo + (s - lo);
+            let (row0, col0) = (k / n_tj * tr, k % n_tj * tc);
             let (rows_in, cols_in) = (tr.min(rows - row0), tc.min(cols - col0));
             for (&n, &w) in offs[r.clone()].iter().zip(&vals[r]) {
                 let n = usize::from(n) & 511;
@@ -334,8 +326,9 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
                     }
                 }
             }
+            fast = fast_end((s + 1).min(hi));
         }
-        run.flush::<TRANSPOSE>(&mut bases, offs, vals, x, y);
+        run.flush::<LC, TRANSPOSE>(row_base, offs, vals, x, y);
         while next_other < hi {
             other(next_other, y, &mut offsets);
             next_other = others.next_slot();
@@ -343,88 +336,8 @@ fn stream_product<const LC: u32, const TRANSPOSE: bool>(
     })
 }
 
-/// A packed tensor's slot range in one lower node, for [`Stream::flat`].
-struct Stream {
-    /// The range's first slot and the tile it holds.
-    lo: usize,
-    k_lo: usize,
-    /// Tiles with `ti < full_ti` and `tj < full_tj` have no padding.
-    full_ti: usize,
-    full_tj: usize,
-}
-
-impl Stream {
-    /// Pushes the next tiny leaves of `leaves` into `run` (flushing it when
-    /// full) for as long as they lie in full tiles, before slot `until`, and
-    /// fit a run; returns the first leaf it did not take, `None` at the end.
-    /// The common case of a packed tensor's SpMV in a loop of its own, kept
-    /// out of line and working on local copies of the iterator, the tile
-    /// cursor and the run, so that they stay in registers (inlined into the
-    /// node loop, or through the references, they went to the stack and back
-    /// on every leaf).
-    #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
-    fn flat<const LC: u32, const TRANSPOSE: bool>(
-        &self,
-        leaves: &mut TinyLeafIter<'_, f32>,
-        cur: &mut TileCursor,
-        run_state: &mut FlatRun<LC>,
-        bases: &mut Bases,
-        until: usize,
-        x: &[f32],
-        y: &mut [f32],
-    ) -> Option<(usize, core::ops::Range<usize>)> {
-        let (mut it, mut at, mut run) = (leaves.clone(), *cur, *run_state);
-        let entries = it.entries();
-        let mut stopped = None;
-        while let Some((s, r)) = it.next_range() {
-            if s > until
-                || !self.push_leaf::<LC, TRANSPOSE>(
-                    &mut at,
-                    &mut run,
-                    bases,
-                    (s, r.clone()),
-                    entries,
-                    x,
-                    y,
-                )
-            {
-                stopped = Some((s, r));
-                break;
-            }
-        }
-        (*leaves, *cur, *run_state) = (it, at, run);
-        stopped
-    }
-
-    /// Moves `at` to the tile of the leaf at slot `s` (entries `r` of the
-    /// node's `entries`) and pushes the leaf into `run`, flushing the run
-    /// first when it is full; `false` (the leaf not taken) when the tile has
-    /// padding or the leaf does not fit a run.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn push_leaf<const LC: u32, const TRANSPOSE: bool>(
-        &self,
-        at: &mut TileCursor,
-        run: &mut FlatRun<LC>,
-        bases: &mut Bases,
-        (s, r): (usize, core::ops::Range<usize>),
-        (offs, vals): (&[u16], &[f32]),
-        x: &[f32],
-        y: &mut [f32],
-    ) -> bool {
-        at.seek(self.k_lo + (s - self.lo));
-        if at.ti >= self.full_ti || at.tj >= self.full_tj {
-            return false;
-        }
-        let (row0, col0) = (at.ti << (9 - LC), at.tj << LC);
-        if run.push(bases, r.clone(), row0, col0) {
-            return true;
-        }
-        run.flush::<TRANSPOSE>(bases, offs, vals, x, y);
-        run.push(bases, r, row0, col0)
-    }
-}
+/// Tile rows and columns in keys are below this.
+const KEY_END: usize = 1 << 16;
 
 /// `y += W·x` (or `Wᵀ·x`) for one tile held by `block`. Inside a tile
 /// without padding, in-tile indices need no bounds checks: the `x` and `y`
@@ -1062,18 +975,52 @@ mod tests {
                     .for_each_packed_node(|_, _, _, _| {});
                 assert!(streamed, "{tile}: {} not streamed", spec.name);
             }
+            // A value in a padding voxel of edge tiles (past the last column,
+            // past the last row), in a leaf otherwise tiny: it must be skipped.
+            let mut padded = 0;
+            for spec in &specs {
+                let geom =
+                    crate::tiles::Tiles::of(g.plan().tensor(spec.name.as_str()).unwrap()).unwrap();
+                let (tr, tc) = (geom.tile_rows(), geom.tile_cols());
+                let edge_col = geom.iter().find(|t| t.cols_in < tc);
+                let edge_row = geom.iter().find(|t| t.rows_in < tr && t.cols_in == tc);
+                for (tile, n) in [(edge_col, tc - 1), (edge_row, (tr - 1) * tc)] {
+                    if let Some(tile) = tile {
+                        let o = tile.leaf;
+                        let (dx, dy, dz) = (n >> 6, (n >> 3) & 7, n & 7);
+                        g.tree.set_value(
+                            Coord::new(o.x + dx as i32, o.y + dy as i32, o.z + dz as i32),
+                            1e6,
+                        );
+                        padded += 1;
+                    }
+                }
+            }
+            assert!(padded > 0, "{tile}: no padding written");
             check(&g, "mixed");
         }
     }
 
-    /// Flat runs keep tile bases as `u16`s: tiles of a tensor taller or wider
-    /// than 65,536 past that take the per-leaf path, with the same bits.
+    /// Keyed runs keep a tile's first row (counted from its lower node's
+    /// first) and first column as `u16`s: tiles past that take the per-leaf
+    /// path, with the same bits. Also tensors over many lower nodes, each with
+    /// its own first row.
     #[test]
-    fn tensors_past_u16_bases_give_the_reference_bits() {
+    fn tensors_past_u16_keys_give_the_reference_bits() {
         let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
-        for (rows, cols) in [(70_001usize, 3usize), (2, 70_003)] {
+        for (rows, cols, tile) in [
+            (70_001usize, 3usize, 64u32),
+            (2, 70_003, 64),
+            (2, 140_000, 512),
+            (200_000, 2, 1),
+            (70_001, 128, 64),
+        ] {
             let specs = [TensorSpec::new("w", [rows, cols])];
-            let plan = LayoutPlan::from_tensors(&specs, &PlanOptions::default()).unwrap();
+            let opts = PlanOptions {
+                tile: Some(TileShape::new(tile).unwrap()),
+                ..Default::default()
+            };
+            let plan = LayoutPlan::from_tensors(&specs, &opts).unwrap();
             let mut g = WeightGrid::new(plan);
             let w = values(rows * cols, 50);
             g.store("w", &[rows, cols], &w[..], SparsityRule::Sparsity(0.99))

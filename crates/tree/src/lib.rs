@@ -62,6 +62,6 @@ pub use leaf_ref::LeafRef;
 pub use mask::{BitIter, Mask};
 pub use node::{Node, ValidationError};
 pub use root::RootNode;
-pub use tiny::TinyLeafIter;
+pub use tiny::{TinyLeafIter, TINY_LEAF_MAX};
 pub use tree::{DenseTree, LowerNode, Tree, UpperNode};
 pub use value::Value;

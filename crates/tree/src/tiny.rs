@@ -22,6 +22,8 @@ use crate::Value;
 /// A tiny leaf holds at most this many active voxels; a write that needs one more
 /// promotes it to a leaf object.
 pub(crate) const TINY_MAX: usize = 16;
+/// The most active voxels a tiny leaf holds (see [`TinyLeafIter::expand_keys`]).
+pub const TINY_LEAF_MAX: usize = TINY_MAX;
 /// Bulk operations and `compact` turn leaves with at most this many active voxels
 /// (and the store's inactive value) into tiny ones: the tiny limit itself, so that a
 /// leaf tiny before a bulk operation that leaves it as small is tiny after it.
@@ -619,6 +621,99 @@ impl<'a, T: Value> TinyLeafIter<'a, T> {
         self.i += 1;
         Some((slot, r))
     }
+
+    /// Where the next tiny leaf's entries start in [`entries`](Self::entries):
+    /// where the last leaf read ended (0 for an iterator without leaves).
+    #[inline]
+    pub fn next_start(&self) -> usize {
+        self.start
+    }
+
+    /// Reads the next tiny leaves in one loop, for kernels that want each entry
+    /// tagged with something about its leaf: for every leaf read, the key of its
+    /// slot, `keys[slot - slot0]`, is written to the places of `out` of its
+    /// entries, `out[e - first]` for its entries `e`, where `first` is
+    /// [`next_start`](Self::next_start) before the call. Returns how many entries
+    /// were tagged: the leaves read have the entries `first..first + n`.
+    ///
+    /// It stops before the first leaf whose slot is below `slot0` or at or past
+    /// `slot0 + keys.len()`, or that would not fit: each leaf writes
+    /// [`TINY_LEAF_MAX`] places of `out` from its first one (the places past its
+    /// entries are written over by the next leaf, or hold junk), so a leaf is read
+    /// only when `out` has that many places from its first. Nothing is read when
+    /// `out` is shorter than [`TINY_LEAF_MAX`].
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node, TINY_LEAF_MAX};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// n.set_value_on(Coord::new(0, 0, 1), 1.0); // slot 0
+    /// n.set_value_on(Coord::new(0, 0, 3), 3.0);
+    /// n.set_value_on(Coord::new(0, 0, 9), 9.0); // slot 1
+    /// n.set_value_on(Coord::new(9, 0, 0), 2.0); // slot 256
+    /// let mut leaves = n.tiny_leaves_in(0..4096);
+    /// let mut out = [0u8; 2 + TINY_LEAF_MAX];
+    /// // Slots 0 and 1 are tagged 'a' and 'b'; slot 256 has no key.
+    /// assert_eq!(leaves.expand_keys(0, b"ab", &mut out), 3);
+    /// assert_eq!(&out[..3], b"aab");
+    /// assert_eq!(leaves.next_start(), 3);
+    /// assert_eq!(leaves.next_range(), Some((256, 3..4)));
+    /// ```
+    #[inline(never)]
+    pub fn expand_keys<K: Copy>(&mut self, slot0: usize, keys: &[K], out: &mut [K]) -> usize {
+        let store = self.store;
+        let first = self.next_start();
+        let Some(last_fit) = out.len().checked_sub(TINY_MAX) else {
+            return 0;
+        };
+        // Local copies, so that the loop keeps them in registers.
+        let (mut i, end, mut start) = (self.i, self.end, self.start);
+        let (mut word, mut bits) = (self.word, self.bits);
+        let slot_end = slot0.saturating_add(keys.len());
+        let len = store.starts.len();
+        match &store.slots {
+            Slots::Mask { mask, .. } => {
+                while i < end {
+                    while bits == 0 {
+                        word += 1;
+                        bits = mask[word];
+                    }
+                    let slot = word * 64 + bits.trailing_zeros() as usize;
+                    let at = start - first;
+                    if slot < slot0 || slot >= slot_end || at > last_fit {
+                        break;
+                    }
+                    let key = keys[slot - slot0];
+                    out[at..at + TINY_MAX].fill(key);
+                    bits &= bits - 1;
+                    i += 1;
+                    start = if i < len {
+                        store.starts.get(i)
+                    } else {
+                        store.offsets.len()
+                    };
+                }
+            }
+            Slots::List(list) => {
+                while i < end {
+                    let slot = list[i] as usize;
+                    let at = start - first;
+                    if slot < slot0 || slot >= slot_end || at > last_fit {
+                        break;
+                    }
+                    out[at..at + TINY_MAX].fill(keys[slot - slot0]);
+                    i += 1;
+                    start = if i < len {
+                        store.starts.get(i)
+                    } else {
+                        store.offsets.len()
+                    };
+                }
+            }
+        }
+        (self.i, self.start, self.word, self.bits) = (i, start, word, bits);
+        start - first
+    }
 }
 
 impl<'a, T: Value> Iterator for TinyLeafIter<'a, T> {
@@ -931,6 +1026,85 @@ mod tests {
                 assert!(t
                     .iter_in(lo..hi)
                     .all(|(n, o, v)| o == [n as u16 % 512] && v == [n as f32]));
+            }
+        }
+    }
+
+    /// `expand_keys` tags exactly the leaves `next_range` would give, stops
+    /// at the first leaf outside the keyed slots or without room, and leaves
+    /// the iterator on it: slot lists and masks, leaves of 0 to 16 entries,
+    /// sub-ranges, keyed slots starting before, at and after the range, and
+    /// outputs from too short for any leaf to long enough for all.
+    #[test]
+    fn expand_keys_tags_what_next_range_gives() {
+        let mut seed = 7u64;
+        let mut next = |m: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % m
+        };
+        for count in [5usize, 300, 2000] {
+            let mut t = TinyLeaves::<f32>::new();
+            for i in 0..count {
+                let n = (i * 13) % 4096;
+                let len = next(TINY_MAX + 1);
+                let offs: Vec<u16> = (0..len).map(|j| (j * 31 + n % 31) as u16).collect();
+                let vals: Vec<f32> = offs.iter().map(|&o| o as f32).collect();
+                t.insert_leaf(64, n, 0.0, &offs, &vals);
+            }
+            t.check(64, 512).unwrap();
+            for (lo, hi) in [
+                (0usize, 4096usize),
+                (100, 1000),
+                (63, 65),
+                (4000, 4096),
+                (7, 7),
+            ] {
+                for (slot0, keyed, room) in [
+                    (lo, hi - lo, 40),
+                    (lo + 50, 500, TINY_MAX),
+                    (0, 4096, TINY_MAX - 1),
+                    (0, 4096, 600),
+                    (lo.saturating_sub(3), 20, 100),
+                ] {
+                    let keys: Vec<u32> = (0..keyed).map(|k| (slot0 + k) as u32 * 7 + 1).collect();
+                    let (mut it, mut model) = (t.iter_in(lo..hi), t.iter_in(lo..hi));
+                    loop {
+                        let first = it.next_start();
+                        let mut out = vec![u32::MAX; room];
+                        let n = it.expand_keys(slot0, &keys, &mut out);
+                        let mut tagged = 0;
+                        loop {
+                            let mut peek = model.clone();
+                            match peek.next_range() {
+                                Some((s, r))
+                                    if s >= slot0
+                                        && s < slot0 + keyed
+                                        && r.start - first + TINY_MAX <= room =>
+                                {
+                                    assert_eq!(r.start, first + tagged);
+                                    for e in r.clone() {
+                                        assert_eq!(out[e - first], keys[s - slot0], "entry {e}");
+                                    }
+                                    tagged += r.len();
+                                    model = peek;
+                                }
+                                _ => break,
+                            }
+                        }
+                        let case = format!(
+                            "{count} leaves, {lo}..{hi}, keys {slot0}+{keyed}, room {room}"
+                        );
+                        assert_eq!(n, tagged, "{case}");
+                        assert_eq!(it.next_start(), first + n, "{case}");
+                        let taken = it.next_range();
+                        assert_eq!(taken, model.next_range(), "{case}");
+                        if taken.is_none() {
+                            break;
+                        }
+                    }
+                }
             }
         }
     }
