@@ -22,7 +22,12 @@ use crate::Value;
 /// A tiny leaf holds at most this many active voxels; a write that needs one more
 /// promotes it to a leaf object.
 pub(crate) const TINY_MAX: usize = 16;
-/// The most active voxels a tiny leaf holds (see [`TinyLeafIter::expand_keys`]).
+/// The most active voxels a tiny leaf holds: each leaf read by
+/// [`TinyLeafIter::expand_keys`] writes this many places of its output.
+///
+/// ```
+/// assert_eq!(sparsevdb_tree::TINY_LEAF_MAX, 16);
+/// ```
 pub const TINY_LEAF_MAX: usize = TINY_MAX;
 /// Bulk operations and `compact` turn leaves with at most this many active voxels
 /// (and the store's inactive value) into tiny ones: the tiny limit itself, so that a
@@ -624,6 +629,19 @@ impl<'a, T: Value> TinyLeafIter<'a, T> {
 
     /// Where the next tiny leaf's entries start in [`entries`](Self::entries):
     /// where the last leaf read ended (0 for an iterator without leaves).
+    ///
+    /// ```
+    /// use sparsevdb_tree::{Coord, InternalNode, LeafNode, Node};
+    /// type Lower = InternalNode<LeafNode<f32, 3>, 4>;
+    /// let mut n = Lower::new_filled(Coord::new(0, 0, 0), 0.0, false);
+    /// n.set_value_on(Coord::new(0, 0, 1), 1.0); // slot 0
+    /// n.set_value_on(Coord::new(0, 0, 3), 3.0);
+    /// n.set_value_on(Coord::new(9, 0, 0), 2.0); // slot 256
+    /// let mut leaves = n.tiny_leaves_in(0..4096);
+    /// assert_eq!(leaves.next_start(), 0);
+    /// leaves.next_range();
+    /// assert_eq!(leaves.next_start(), 2);
+    /// ```
     #[inline]
     pub fn next_start(&self) -> usize {
         self.start
