@@ -166,12 +166,12 @@ impl KeyedRun {
         }
         for (&w, &key) in vals.iter().zip(keys) {
             let (i, j) = (row_base + (key >> 16) as usize, (key & 0xffff) as usize);
-            // SAFETY: `row_base < rows`, `key >> 16 <= rows - row_base - 1`
+            // Bounds: `row_base < rows`, `key >> 16 <= rows - row_base - 1`
             // and `key & 0xffff <= cols - 1` for every key, checked just
             // above from the same keys (each difference below 2^31 has its
-            // top bit clear), so `i < rows` and `j < cols`; `rows` is the
-            // length of `y` (`x` with `TRANSPOSE`) and `cols` that of `x`
-            // (`y`).
+            // top bit clear); `rows` is the length of `y` (`x` with
+            // `TRANSPOSE`) and `cols` that of `x` (`y`).
+            // SAFETY: so `i < rows` and `j < cols` (see "Bounds" above).
             unsafe {
                 if TRANSPOSE {
                     *y.get_unchecked_mut(j) += w * *x.get_unchecked(i);

@@ -688,7 +688,6 @@ impl<'a, T: Value> TinyLeafIter<'a, T> {
         let (mut i, end, mut start) = (self.i, self.end, self.start);
         let (mut word, mut bits) = (self.word, self.bits);
         let slot_end = slot0.saturating_add(keys.len());
-        let len = store.starts.len();
         match &store.slots {
             Slots::Mask { mask, .. } => {
                 while i < end {
@@ -704,12 +703,8 @@ impl<'a, T: Value> TinyLeafIter<'a, T> {
                     let key = keys[slot - slot0];
                     out[at..at + TINY_MAX].fill(key);
                     bits &= bits - 1;
+                    start = store.end(i);
                     i += 1;
-                    start = if i < len {
-                        store.starts.get(i)
-                    } else {
-                        store.offsets.len()
-                    };
                 }
             }
             Slots::List(list) => {
@@ -720,12 +715,8 @@ impl<'a, T: Value> TinyLeafIter<'a, T> {
                         break;
                     }
                     out[at..at + TINY_MAX].fill(keys[slot - slot0]);
+                    start = store.end(i);
                     i += 1;
-                    start = if i < len {
-                        store.starts.get(i)
-                    } else {
-                        store.offsets.len()
-                    };
                 }
             }
         }
